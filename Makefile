@@ -1,0 +1,25 @@
+# The README's two commands: `make test` and `make figures`. Both build .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test figures bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+figures: $(STAMP)
+	$(BIN)/python analyses/make_all.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_jacobians.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""`gradflow plot` subcommands."""

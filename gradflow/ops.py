@@ -1,0 +1,59 @@
+"""Differentiable building blocks that autograd's own versions get wrong in batched forward mode.
+
+gradflow evaluates a cell once at an unbatched state of shape (n,) and pushes a whole batch of
+tangents of shape (k, n) through it (see `gradflow.jacobians`). That needs every primitive's
+JVP to broadcast over the extra leading axis. autograd's `concatenate` pads the tangent with
+zeros shaped like the primal, which breaks that; `concat` below pads with zeros shaped like the
+tangent instead. Its VJP is the matching slice, so the same cells also train in reverse mode.
+"""
+
+import autograd.numpy as np
+import numpy as onp
+from autograd.extend import defjvp_argnum, defvjp_argnum, primitive
+
+__all__ = ["concat", "sigmoid"]
+
+
+@primitive
+def concat(*arrays):
+    """Concatenate along the last axis: shapes (..., n1), (..., n2), ... -> (..., n1 + n2 + ...).
+
+    Leading axes broadcast against each other.
+    """
+    return onp.concatenate(onp.broadcast_arrays(*arrays), axis=-1)
+
+
+def _bounds(arrays, argnum):
+    widths = [onp.shape(a)[-1] for a in arrays]
+    start = sum(widths[:argnum])
+    return start, start + widths[argnum], sum(widths)
+
+
+def _concat_jvp(argnum, g, ans, args, kwargs):
+    start, stop, total = _bounds(args, argnum)
+    lead = np.shape(g)[:-1]
+    return np.concatenate([np.zeros(lead + (start,)), g, np.zeros(lead + (total - stop,))], axis=-1)
+
+
+def _concat_vjp(argnum, ans, args, kwargs):
+    start, stop, _ = _bounds(args, argnum)
+    shape = onp.shape(args[argnum])
+
+    def vjp(g):
+        part = g[..., start:stop]
+        # Undo broadcasting: sum over the axes along which this argument was stretched.
+        while np.ndim(part) > len(shape):
+            part = np.sum(part, axis=0)
+        axes = tuple(i for i, s in enumerate(shape) if s == 1 and np.shape(part)[i] != 1)
+        return np.sum(part, axis=axes, keepdims=True) if axes else part
+
+    return vjp
+
+
+defjvp_argnum(concat, _concat_jvp)
+defvjp_argnum(concat, _concat_vjp)
+
+
+def sigmoid(a):
+    """The logistic function 1 / (1 + exp(-a)), written through tanh so it never overflows."""
+    return 0.5 * (np.tanh(0.5 * a) + 1.0)

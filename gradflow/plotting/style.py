@@ -1,0 +1,22 @@
+"""One look for every figure: a colour per cell, colour-blind safe, and paper-sized defaults."""
+
+import matplotlib.pyplot as plt
+
+__all__ = ["OKABE_ITO", "CELL_COLORS", "cell_color", "get_ax", "ONE_COLUMN", "RC"]
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour blindnesses.
+OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
+CELL_COLORS = {"rnn": "#D55E00", "lstm": "#0072B2", "gru": "#009E73", "gru_torch": "#CC79A7"}
+ONE_COLUMN = (3.5, 2.6)  # inches: one column of a two-column paper
+RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize": 7,
+      "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2, "savefig.bbox": "tight"}
+
+
+def cell_color(name, index=0):
+    """The colour of cell `name` in every figure; other names cycle through the palette."""
+    return CELL_COLORS.get(name, OKABE_ITO[index % len(OKABE_ITO)])
+
+
+def get_ax(ax):
+    """`ax`, or the current Axes when it is None."""
+    return plt.gca() if ax is None else ax

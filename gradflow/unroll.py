@@ -1,0 +1,26 @@
+"""Running a cell over an input sequence."""
+
+import numpy as np
+
+__all__ = ["unroll", "default_state"]
+
+
+def default_state(cell, params):
+    """The zero initial state of a built-in cell; user cells must pass their own state0."""
+    if not hasattr(cell, "state_size"):
+        name = getattr(cell, "__name__", repr(cell))
+        raise ValueError(f"cell {name} does not say its state size: pass state0")
+    return np.zeros(cell.state_size(params))
+
+
+def unroll(cell, params, inputs, state0):
+    """States s_0, ..., s_T of s_t = cell(params, s_{t-1}, x_t); shape (T+1,) + state0.shape.
+
+    `inputs` has shape (T, ..., D). Overflow in the forward pass is not an error here (a linear
+    RNN that explodes still has a well-defined Jacobian); callers check what they use.
+    """
+    states = [np.asarray(state0, dtype=float)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for x in inputs:
+            states.append(np.asarray(cell(params, states[-1], x), dtype=float))
+    return np.stack(states)
