@@ -7,18 +7,32 @@ import click
 from .. import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Group(click.Group):
+    """A click group whose usage errors are one line ("Error: ...", exit status 2), not a
+    usage block: bad input gets one clear line on stderr."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            one_line = click.ClickException(err.format_message())
+            one_line.exit_code = 2
+            raise one_line from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
+                                          "max_content_width": 100})
 @click.version_option(__version__, prog_name="gradflow")
 def main():
     """Measure and draw how gradients flow backwards through time in recurrent networks."""
 
 
-@main.group()
+@main.group(cls=Group)
 def plot():
     """Draw a figure (PNG, PDF or SVG, by the suffix of -o)."""
 
 
-@main.group()
+@main.group(cls=Group)
 def ablate():
     """Ablations: what a remedy (clipping, skip connections) changes about gradient flow."""
 

@@ -1,1 +1,94 @@
-"""`gradflow jacobians`."""
+"""`gradflow jacobians`: the numbers."""
+
+import click
+import numpy as np
+
+from ..decay import profiles_to_table
+from ..results_io import table_to_text, write_table
+from .base import fail, main
+from .options import compute_profiles, flow_options, pop_flow_options
+from .. import __version__
+
+
+@main.command()
+@flow_options
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="What to print on stdout: a table for people, or CSV / "
+                                      "JSON for programs (columns in the README).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the results to FILE: .csv, .json or .npz by its suffix.")
+def jacobians(fmt, output, **opts):
+    """Norms of the Jacobian products ds_T/ds_t at every distance T - t.
+
+    For each cell: log10 of the spectral and Frobenius norms of ds_T/ds_t, of the loss gradient
+    dL/ds_t, and for the LSTM of the blocks dh_T/dh_t and dc_T/dc_t; whether gradients vanish,
+    explode or hold, the fitted factor per step, and the horizon (the distance where the norm
+    leaves [1e-3, 1e3]).
+    """
+    config = pop_flow_options(opts)
+    if output:
+        _check_output(output)
+    profiles = compute_profiles(**config)
+    table = profiles_to_table(profiles)
+    if output:
+        try:
+            write_table(output, table)
+        except OSError as err:
+            fail(f"{output}: cannot write ({err.strerror})")
+    if fmt == "table":
+        click.echo(format_summary(profiles))
+    else:
+        click.echo(table_to_text(table, fmt), nl=False)
+
+
+def _check_output(path):
+    """Refuse a bad output path before any work is done."""
+    from ..results_io import format_for
+
+    try:
+        format_for(path)
+    except ValueError as err:
+        fail(str(err))
+
+
+def log_spaced(T, per_decade=2):
+    """Distances 1, 3, 10, 30, ... up to T, and T itself: a handful a person can read."""
+    marks = sorted({int(round(10 ** (k / per_decade))) for k in range(0, 64)
+                    if 10 ** (k / per_decade) <= T} | {T})
+    return [m for m in marks if m >= 1]
+
+
+def format_summary(profiles):
+    """The table people read: per cell, the verdict, rate, horizon and a few log10 norms."""
+    first = profiles[0].metadata
+    T = len(profiles[0].distance)
+    marks = log_spaced(T)
+    if first.get("weights"):
+        setup = f"weights {first['weights']}, H={first['hidden']}, D={first['input_size']}"
+    else:
+        setup = (f"H={first['hidden']}, D={first['input_size']}, init {first['init']} "
+                 f"x{first['scale']:g}, forget bias {first['forget_bias']:g}")
+    samples = first["samples"]
+    lines = [f"gradflow {__version__}: {setup}, T={T}, seed {first['seed']}, "
+             f"{samples} input sequence{'s' if samples > 1 else ''}",
+             "",
+             f"{'':16}{'':11}{'factor':>8}{'':9}log10 ||ds_T/ds_t||_2 at distance"
+             + (" (mean over samples)" if samples > 1 else ""),
+             f"{'cell':16}{'verdict':11}{'/step':>8}{'horizon':>9}"
+             + "".join(f"{m:>8}" for m in marks)]
+    for p in profiles:
+        s = p.summary
+        horizon = "-" if s.horizon is None else str(s.horizon)
+        lines.append(f"{p.cell:16}{s.verdict:11}{s.rate:>8.3f}{horizon:>9}"
+                     + _row(p.mean["spectral"], marks))
+        for block, label in (("h", "dh_T/dh_t"), ("c", "dc_T/dc_t")):
+            if f"{block}_spectral" in p.mean:
+                lines.append(f"  {label:14}{'':28}" + _row(p.mean[f'{block}_spectral'], marks))
+    lines += ["", "verdict: the fitted line changes by more than a factor 10 over T steps; "
+                  "horizon: first distance with norm < 1e-3 or > 1e3"]
+    return "\n".join(lines)
+
+
+def _row(values, marks):
+    return "".join(f"{values[m - 1]:>8.2f}" if np.isfinite(values[m - 1]) else f"{'-inf':>8}"
+                   for m in marks)

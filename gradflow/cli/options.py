@@ -1,0 +1,146 @@
+"""Options shared by the commands that compute decay profiles (`jacobians`, `plot decay`, ...)."""
+
+import os
+
+import click
+import numpy as np
+
+from ..cells import CELLS, RNN_ACTIVATIONS
+from ..decay import decay_profile
+from ..initializers import INITS
+from .base import fail, progress_bar
+
+DEFAULT_CELLS = ("rnn", "lstm", "gru")
+
+
+def flow_options(command):
+    """Add the options that configure cells, weights and inputs to `command`."""
+    options = [
+        click.option("--cell", "cells", multiple=True, type=click.Choice(list(CELLS)),
+                     help="Cell to analyse; repeat to compare cells in one run "
+                          f"[default: {' '.join(DEFAULT_CELLS)}]. 'gru' is Cho et al. (2014) "
+                          "as in the seeds, 'gru_torch' PyTorch's nn.GRU."),
+        click.option("--activation", type=click.Choice(list(RNN_ACTIVATIONS)), default="tanh",
+                     show_default=True, help="Nonlinearity of the RNN (also for an nn.RNN "
+                                             "weights file, which does not record it)."),
+        click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True,
+                     metavar="H", help="Hidden units H (the LSTM's state has 2H entries)."),
+        click.option("--input-size", type=click.IntRange(min=1), default=None, metavar="D",
+                     help="Input dimension D [default: 8, or the input file's]."),
+        click.option("--steps", type=click.IntRange(min=1), default=None, metavar="T",
+                     help="Sequence length T in steps [default: 100, or the input file's length]."),
+        click.option("--init", type=click.Choice(INITS), default="gaussian", show_default=True,
+                     help="Recurrent weights: gaussian N(0, scale^2/H), orthogonal x scale, "
+                          "or identity x scale (IRNN)."),
+        click.option("--scale", type=float, default=1.0, show_default=True, metavar="G",
+                     help="Scale of the recurrent weights (gain; 1 is the edge of chaos for "
+                          "the gaussian tanh RNN without inputs)."),
+        click.option("--forget-bias", type=float, default=1.0, show_default=True, metavar="B",
+                     help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
+                          "GRU's update gate (signed so that larger keeps more)."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of the weights and of the random inputs."),
+        click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Average over this many random input sequences (mean and spread of "
+                          "the log10 norms)."),
+        click.option("--weights", "weights_file", type=click.Path(dir_okay=False),
+                     metavar="FILE.npz", help="Trained PyTorch weights: a one-layer nn.RNN, "
+                     "nn.LSTM or nn.GRU state_dict saved with numpy.savez (see README)."),
+        click.option("--input-file", type=click.Path(dir_okay=False), metavar="FILE.npy",
+                     help="A (T, D) input sequence instead of random inputs."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _finite(array, what):
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        fail(f"{what} has a non-finite value ({array[index]}) at index {index}")
+
+
+def load_input_file(path, input_size):
+    """Read a (T, D) .npy input sequence; one-line errors for anything else."""
+    try:
+        inputs = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        fail(f"{path}: cannot read as a .npy array ({err})")
+    if inputs.ndim != 2:
+        fail(f"{path}: input sequence has shape {inputs.shape}, expected (T, D)")
+    if input_size is not None and inputs.shape[1] != input_size:
+        fail(f"{path}: input sequence has shape {inputs.shape}, expected (T, {input_size})")
+    if not np.issubdtype(inputs.dtype, np.number):
+        fail(f"{path}: input sequence has dtype {inputs.dtype}, expected numbers")
+    inputs = inputs.astype(float)
+    _finite(inputs, path)
+    return inputs
+
+
+def load_trained(path, cells, activation):
+    """Trained weights as (cell name, params); errors as one line."""
+    from ..weights import WeightsError, load_weights
+
+    if not os.path.exists(path):
+        fail(f"{path}: no such weights file")
+    if len(cells) > 1:
+        fail("--weights holds one model: give at most one --cell")
+    try:
+        loaded = load_weights(path, cell=cells[0] if cells else None, activation=activation)
+    except WeightsError as err:
+        fail(str(err))
+    return loaded
+
+
+FLOW_OPTION_NAMES = ("cells", "activation", "hidden", "input_size", "steps", "init", "scale",
+                     "forget_bias", "seed", "samples", "weights_file", "input_file", "quiet")
+
+
+def pop_flow_options(opts):
+    """Remove the options added by `flow_options` from `opts` and return them as a dict."""
+    return {k: opts.pop(k) for k in FLOW_OPTION_NAMES}
+
+
+def compute_profiles(cells, activation, hidden, input_size, steps, init, scale, forget_bias,
+                     seed, samples, weights_file, input_file, quiet):
+    """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles."""
+    params, extra = None, {}
+    if weights_file:
+        loaded = load_trained(weights_file, cells, activation)
+        cells, params = (loaded.cell.name,), loaded.params
+        if input_size is not None and input_size != loaded.input_size:
+            fail(f"--input-size {input_size} does not match the weights' input size "
+                 f"{loaded.input_size}")
+        input_size, hidden = loaded.input_size, loaded.hidden
+        extra = {"weights": os.path.basename(weights_file), "init": None, "scale": None,
+                 "forget_bias": None}
+    cells = cells or DEFAULT_CELLS
+    inputs = None
+    if input_file:
+        inputs = load_input_file(input_file, input_size)
+        if samples != 1:
+            fail("--input-file gives one input sequence: --samples must be 1")
+        if steps is not None:
+            if steps > len(inputs):
+                fail(f"--steps {steps} is longer than the input file ({len(inputs)} steps)")
+            inputs = inputs[:steps]
+        input_size, steps = inputs.shape[1], len(inputs)
+        extra["input_file"] = os.path.basename(input_file)
+    input_size = 8 if input_size is None else input_size
+    steps = 100 if steps is None else steps
+    profiles = []
+    with progress_bar(len(cells) * samples * steps, "backward sweeps", quiet) as bar:
+        for cell in cells:
+            done = [0]
+
+            def tick(n, done=done):
+                bar.update(n - done[0])
+                done[0] = n
+
+            profiles.append(decay_profile(
+                cell, hidden=hidden, input_size=input_size, steps=steps, init=init, scale=scale,
+                forget_bias=forget_bias, activation=activation, seed=seed, samples=samples,
+                params=params, inputs=inputs, progress=tick, extra_metadata=extra))
+    return profiles

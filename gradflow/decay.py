@@ -1,0 +1,210 @@
+"""How fast ||ds_T/ds_t|| decays or grows with the distance T - t, for a configured cell.
+
+`decay_profile` is the analysis behind `gradflow jacobians` and the decay figure: it builds the
+cell's parameters (from an initialiser and a seed, or given), draws input sequences, runs
+`gradient_flow` on each, and returns the mean and spread over the samples of every log10 norm,
+with a summary (verdict, fitted rate per step, horizon) and the metadata that made it.
+"""
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import numpy as np
+
+from . import __version__
+from .cells import get_cell
+from .initializers import init_params
+from .jacobians import gradient_flow
+
+__all__ = ["Summary", "summarize", "DecayProfile", "decay_profile", "random_inputs",
+           "NEUTRAL_DECADES", "HORIZON_DECADES"]
+
+NEUTRAL_DECADES = 1.0   # a fitted change of less than one decade over the length is neutral
+HORIZON_DECADES = 3.0   # the horizon is where the norm first leaves [1e-3, 1e3]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A decay curve in three numbers.
+
+    verdict: 'vanishing', 'exploding' or 'neutral': the least-squares line through
+      log10 ||ds_T/ds_t||_2 against distance changes by more than NEUTRAL_DECADES over the
+      analysed length, downwards or upwards, or it does not.
+    rate: the fitted factor per step, 10 ** slope (1 is neutral; Pascanu et al. 2013 bound it
+      by gamma ||W_hh||_2 for an RNN).
+    horizon: the first distance at which the norm falls below 1e-3 (vanishing) or rises above
+      1e3 (exploding); None when it stays inside.
+    """
+    verdict: str
+    rate: float
+    horizon: Optional[int]
+
+
+def summarize(distance, log10_norm):
+    """The `Summary` of one curve: `distance` (T,) and `log10_norm` (T,), -inf allowed."""
+    distance, log10_norm = np.asarray(distance, float), np.asarray(log10_norm, float)
+    finite = np.isfinite(log10_norm)
+    if finite.sum() >= 2:
+        slope = np.polyfit(distance[finite], log10_norm[finite], 1)[0]
+    elif np.any(log10_norm == -np.inf):
+        slope = -np.inf  # the product is exactly zero: gradients vanish at once
+    else:
+        slope = 0.0
+    change = slope * (distance[-1] - distance[0] + 1) if np.isfinite(slope) else slope
+    if change <= -NEUTRAL_DECADES:
+        verdict = "vanishing"
+    elif change >= NEUTRAL_DECADES:
+        verdict = "exploding"
+    else:
+        verdict = "neutral"
+    outside = np.flatnonzero(np.abs(log10_norm) > HORIZON_DECADES)
+    horizon = int(distance[outside[0]]) if outside.size else None
+    return Summary(verdict=verdict, rate=float(10.0 ** slope), horizon=horizon)
+
+
+@dataclass(frozen=True)
+class DecayProfile:
+    """Mean and spread over samples of the log10 norms of ds_T/ds_{T-d}, d = 1..T.
+
+    `mean` and `std` map a quantity name ('spectral', 'frobenius', 'loss_gradient', and for the
+    LSTM 'h_spectral', 'h_frobenius', 'c_spectral', 'c_frobenius') to arrays of shape (T,).
+    `summary` is taken on the mean spectral norm; `metadata` says what made the profile.
+    """
+    cell: str
+    distance: np.ndarray
+    mean: Mapping[str, np.ndarray]
+    std: Mapping[str, np.ndarray]
+    summary: Summary
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+
+def random_inputs(steps, input_size, seed):
+    """A (steps, input_size) sequence of i.i.d. standard normal inputs."""
+    return np.random.default_rng(seed).standard_normal((steps, input_size))
+
+
+def _curves(flow):
+    curves = {"spectral": flow.log10_spectral_norm, "frobenius": flow.log10_frobenius_norm,
+              "loss_gradient": flow.log10_loss_gradient_norm}
+    for name, block in flow.blocks.items():
+        curves[f"{name}_spectral"] = block.log10_spectral_norm
+        curves[f"{name}_frobenius"] = block.log10_frobenius_norm
+    return curves
+
+
+def decay_profile(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", scale=1.0,
+                  forget_bias=1.0, activation="tanh", seed=0, samples=1, params=None,
+                  inputs=None, progress=None, extra_metadata=None):
+    """The decay of ||ds_T/ds_t|| for one cell, averaged over `samples` input sequences.
+
+    Args:
+      cell: a built-in cell name ('rnn', 'lstm', 'gru', 'gru_torch') or a cell function (then
+        `params` are required and its zero state must be known).
+      hidden, input_size, init, scale, forget_bias, activation: see `init_params`; ignored when
+        `params` are given (trained weights), except `activation` for the RNN.
+      steps: sequence length T; ignored when `inputs` are given.
+      seed: int. Seed sequence child 0 draws the weights, children 1..samples the inputs.
+      samples: number of input sequences (i.i.d. N(0, 1) inputs); must be 1 with `inputs`.
+      inputs: a fixed (T, D) input sequence.
+      progress: called with the number of backward steps done, summed over samples.
+
+    Returns:
+      A `DecayProfile`.
+    """
+    fn = get_cell(cell, activation) if isinstance(cell, str) else cell
+    name = cell if isinstance(cell, str) else getattr(cell, "name", getattr(cell, "__name__", "cell"))
+    children = np.random.SeedSequence(seed).spawn(samples + 1)
+    if params is None:
+        params = init_params(fn, hidden, input_size, init=init, scale=scale,
+                             forget_bias=forget_bias, seed=np.random.default_rng(children[0]))
+    else:
+        hidden, input_size = params["weight_hh"].shape[1], params["weight_ih"].shape[1]
+    if inputs is not None:
+        if samples != 1:
+            raise ValueError("a fixed input sequence is one sample: use samples=1")
+        sequences = [np.asarray(inputs, dtype=float)]
+    else:
+        sequences = [random_inputs(steps, input_size, np.random.default_rng(c))
+                     for c in children[1:]]
+    done = 0
+    runs = []
+    for seq in sequences:
+        tick = None if progress is None else (lambda d, base=done: progress(base + d))
+        runs.append(_curves(gradient_flow(fn, params, seq, progress=tick)))
+        done += len(seq)
+    mean, std = {}, {}
+    with np.errstate(invalid="ignore"):
+        for key in runs[0]:
+            stack = np.stack([r[key] for r in runs])
+            mean[key] = stack.mean(axis=0)
+            std[key] = stack.std(axis=0) if len(runs) > 1 else np.zeros(stack.shape[1])
+    distance = np.arange(1, len(sequences[0]) + 1)
+    metadata = {"cell": name, "activation": activation if name == "rnn" else None,
+                "hidden": int(hidden), "input_size": int(input_size),
+                "steps": int(len(sequences[0])), "init": init, "scale": scale,
+                "forget_bias": forget_bias, "seed": seed, "samples": len(sequences),
+                "inputs": "fixed" if inputs is not None else "iid standard normal",
+                "gradflow_version": __version__, **(extra_metadata or {})}
+    return DecayProfile(cell=name, distance=distance, mean=mean, std=std,
+                        summary=summarize(distance, mean["spectral"]), metadata=metadata)
+
+
+QUANTITIES = ("spectral", "frobenius", "loss_gradient",
+              "h_spectral", "h_frobenius", "c_spectral", "c_frobenius")
+
+
+def profiles_to_table(profiles):
+    """A long `Table` (kind 'decay'): one row per cell and distance.
+
+    Columns: cell, distance, then for each quantity q in QUANTITIES `log10_<q>_norm` (the mean
+    over samples) and `log10_<q>_norm_std` (the spread); empty where a cell lacks the block.
+    The metadata holds each cell's metadata and summary.
+    """
+    from .results_io import Table
+
+    columns = {"cell": [], "distance": []}
+    for q in QUANTITIES:
+        columns[f"log10_{q}_norm"] = []
+    for q in QUANTITIES:
+        columns[f"log10_{q}_norm_std"] = []
+    for p in profiles:
+        T = len(p.distance)
+        columns["cell"] += [p.cell] * T
+        columns["distance"] += p.distance.tolist()
+        for q in QUANTITIES:
+            for stat, values in (("", p.mean), ("_std", p.std)):
+                col = values.get(q)
+                columns[f"log10_{q}_norm{stat}"] += [None] * T if col is None else col.tolist()
+    cells = {p.cell: {**p.metadata, "verdict": p.summary.verdict, "rate_per_step": p.summary.rate,
+                      "horizon": p.summary.horizon} for p in profiles}
+    return Table({k: np.array(v, dtype=object) if k.endswith(("norm", "std")) else np.array(v)
+                  for k, v in columns.items()}, {"kind": "decay", "cells": cells})
+
+
+def profiles_from_table(table):
+    """The `DecayProfile`s of a decay table read back (summaries recomputed from the numbers).
+
+    Raises ValueError naming the first required column that is missing.
+    """
+    for name in ("cell", "distance", "log10_spectral_norm"):
+        if name not in table.columns:
+            raise ValueError(f"not a decay table: no column {name!r}")
+    cells_meta = table.metadata.get("cells", {}) or {}
+    profiles = []
+    for cell in dict.fromkeys(np.asarray(table.columns["cell"]).tolist()):
+        rows = table.where("cell", cell)
+        distance = np.asarray(rows.columns["distance"], dtype=int)
+        mean, std = {}, {}
+        for q in QUANTITIES:
+            for stat, target in (("", mean), ("_std", std)):
+                col = rows.columns.get(f"log10_{q}_norm{stat}")
+                if col is None:
+                    continue
+                values = np.array([np.nan if v is None else v for v in col], dtype=float)
+                if not np.all(np.isnan(values)):
+                    target[q] = values
+        std = {q: std.get(q, np.zeros(len(distance))) for q in mean}
+        profiles.append(DecayProfile(cell=str(cell), distance=distance, mean=mean, std=std,
+                                     summary=summarize(distance, mean["spectral"]),
+                                     metadata=dict(cells_meta.get(str(cell), {"cell": str(cell)}))))
+    return profiles
