@@ -15,17 +15,24 @@ from .base import fail  # noqa: E402
 FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
-def figure_options(command):
-    """Add -o, --dpi, --width, --height to a plot command."""
+def figure_options(command=None, *, width=ONE_COLUMN[0], height=ONE_COLUMN[1]):
+    """Add -o, --dpi, --width, --height to a plot command.
+
+    Use as `@figure_options`, or as `@figure_options(width=7.0)` for a kind whose default size
+    differs (figures with two panels default to the full text width).
+    """
+    if command is None:
+        return lambda cmd: figure_options(cmd, width=width, height=height)
+    where = "one column of a paper" if width <= ONE_COLUMN[0] else "the full text width"
     options = [
         click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
                      metavar="FILE", help="Figure file: .png, .pdf or .svg (by its suffix)."),
         click.option("--dpi", type=click.IntRange(min=10, max=2400), default=300,
                      show_default=True, help="Resolution of a PNG, dots per inch."),
-        click.option("--width", type=click.FloatRange(min=0.5, max=40), default=ONE_COLUMN[0],
-                     show_default=True, metavar="INCHES", help="Figure width in inches "
-                                                              "(one column of a paper)."),
-        click.option("--height", type=click.FloatRange(min=0.5, max=40), default=ONE_COLUMN[1],
+        click.option("--width", type=click.FloatRange(min=0.5, max=40), default=width,
+                     show_default=True, metavar="INCHES", help=f"Figure width in inches "
+                                                               f"({where})."),
+        click.option("--height", type=click.FloatRange(min=0.5, max=40), default=height,
                      show_default=True, metavar="INCHES", help="Figure height in inches."),
     ]
     for option in reversed(options):

@@ -1,0 +1,53 @@
+"""A configured cell, its weights and its input sequences, drawn from one seed.
+
+The analyses of the figure gallery (`phase`, `pairwise`, `gates`, `spectra`) draw exactly what
+`decay.decay_profile` draws for the same arguments: child 0 of `SeedSequence(seed)` makes the
+weights, children 1..samples the input sequences. So a heatmap, a gate trace and a decay curve
+made with the same options describe the same network on the same inputs.
+"""
+
+from typing import Mapping, NamedTuple, Sequence
+
+import numpy as np
+
+from .cells import get_cell
+from .decay import random_inputs
+from .initializers import init_params
+
+__all__ = ["Setup", "setup"]
+
+
+class Setup(NamedTuple):
+    """cell: the cell function; name: its name; params: dict of arrays; sequences: list of
+    (T, D) input arrays, one per sample."""
+    cell: object
+    name: str
+    params: Mapping[str, np.ndarray]
+    sequences: Sequence[np.ndarray]
+
+
+def setup(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", scale=1.0,
+          forget_bias=1.0, activation="tanh", seed=0, samples=1, params=None, inputs=None):
+    """The cell, weights and input sequences `decay_profile` would use for the same arguments.
+
+    `params` (trained weights) replace the drawn ones; `inputs` (T, D) replaces the random
+    sequences and then `samples` must be 1. Raises ValueError for an unknown cell or bad sizes.
+    """
+    fn = get_cell(cell, activation) if isinstance(cell, str) else cell
+    name = cell if isinstance(cell, str) else getattr(cell, "name", getattr(cell, "__name__", "cell"))
+    if samples < 1:
+        raise ValueError(f"samples must be positive, got {samples}")
+    children = np.random.SeedSequence(seed).spawn(samples + 1)
+    if params is None:
+        params = init_params(fn, hidden, input_size, init=init, scale=scale,
+                             forget_bias=forget_bias, seed=np.random.default_rng(children[0]))
+    else:
+        input_size = params["weight_ih"].shape[1]
+    if inputs is not None:
+        if samples != 1:
+            raise ValueError("a fixed input sequence is one sample: use samples=1")
+        sequences = [np.asarray(inputs, dtype=float)]
+    else:
+        sequences = [random_inputs(steps, input_size, np.random.default_rng(c))
+                     for c in children[1:]]
+    return Setup(fn, name, params, sequences)
