@@ -2,5 +2,6 @@
 
 from .base import ablate, main, plot
 from . import jacobians_cmd, plot_cmds  # noqa: F401  (registers the subcommands)
+from . import gallery_cmds  # noqa: F401  (plot phase, heatmap, spectrum, gates)
 
 __all__ = ["main", "plot", "ablate"]

@@ -1,0 +1,323 @@
+"""`gradflow plot phase | heatmap | spectrum | gates`: the figure gallery beyond `decay`.
+
+Each kind reads a results file of its kind (CSV, JSON or NPZ, as written by --save-results) or,
+with none, computes from the options of `gradflow jacobians`; `--save-results` writes the
+numbers behind the figure so it can be re-plotted.
+"""
+
+import os
+
+import click
+import matplotlib.pyplot as plt
+import numpy as np
+from click.core import ParameterSource
+
+from ..gates import KEEP_GATE, gate_traces, gates_from_table, gates_to_table
+from ..pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
+from ..phase import phase_diagram, phase_from_table, phase_to_table
+from ..plotting.gates import plot_gate_decay, plot_gates
+from ..plotting.heatmap import plot_heatmap
+from ..plotting.phase import plot_phase, plot_phase_rates
+from ..plotting.spectrum import plot_spectrum
+from ..plotting.style import RC, TWO_COLUMN
+from ..results_io import format_for, write_table
+from ..sampling import setup
+from ..spectra import spectrum, spectrum_from_table, spectrum_to_table
+from .base import fail, plot, progress_bar
+from .figures import check_figure_path, figure_options, new_figure, save_figure
+from .options import DEFAULT_CELLS, load_input_file, load_trained, pop_flow_options
+from .options import flow_options
+from .plot_cmds import read_results
+
+
+def _common(command):
+    """The RESULTS argument, --save-results and --title, shared by the gallery kinds."""
+    command = click.option("--title", default=None, help="Title above the figure.")(command)
+    command = click.option(
+        "--save-results", type=click.Path(dir_okay=False), metavar="FILE",
+        help="Also write the numbers behind the figure to FILE (.csv, .json or .npz by its "
+             "suffix); `gradflow plot KIND FILE` draws it again.")(command)
+    return click.argument("results", nargs=-1,
+                          type=click.Path(exists=True, dir_okay=False))(command)
+
+
+def _reader(kind, from_table):
+    def read(table):
+        if table.kind not in (None, kind):
+            raise ValueError(f"holds {table.kind!r} results, not {kind!r}")
+        result = from_table(table)
+        return result if isinstance(result, list) else [result]
+    return read
+
+
+def _start(output, save_results, results, config):
+    """Check the paths before any work; refuse computing options next to results files."""
+    check_figure_path(output)
+    if save_results:
+        try:
+            format_for(save_results)
+        except ValueError as err:
+            fail(str(err))
+        if not os.path.isdir(os.path.dirname(os.path.abspath(save_results))):
+            fail(f"{save_results}: folder does not exist")
+    if results and (config["weights_file"] or config["input_file"]):
+        fail("give RESULTS files or --weights/--input-file, not both")
+
+
+def _save(save_results, table):
+    if save_results:
+        try:
+            write_table(save_results, table)
+        except OSError as err:
+            fail(f"{save_results}: cannot write ({err.strerror})")
+
+
+def _data(config, cells):
+    """(cell name, keyword arguments for an analysis) per cell, from the flow options."""
+    extra = {"params": None, "inputs": None}
+    if config["weights_file"]:
+        loaded = load_trained(config["weights_file"], cells, config["activation"])
+        cells, extra["params"] = (loaded.cell.name,), loaded.params
+    if config["input_file"]:
+        inputs = load_input_file(config["input_file"], config["input_size"])
+        if config["samples"] != 1:
+            fail("--input-file gives one input sequence: --samples must be 1")
+        if config["steps"] is not None:
+            if config["steps"] > len(inputs):
+                fail(f"--steps {config['steps']} is longer than the input file "
+                     f"({len(inputs)} steps)")
+            inputs = inputs[:config["steps"]]
+        extra["inputs"] = inputs
+    kws = {"hidden": config["hidden"], "input_size": config["input_size"] or 8,
+           "steps": config["steps"] or 100, "init": config["init"], "scale": config["scale"],
+           "forget_bias": config["forget_bias"], "seed": config["seed"],
+           "samples": config["samples"], **extra}
+    return list(cells), kws
+
+
+def _ticker(bar):
+    done = [0]
+
+    def tick(n):
+        bar.update(n - done[0])
+        done[0] = n
+
+    return tick
+
+
+def _finish(fig, output, dpi, title):
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, output, dpi)
+
+
+def parse_scales(text):
+    """'START:STOP:COUNT' (COUNT values, evenly spaced, both ends included) or 'a,b,c'."""
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            scales = np.linspace(float(start), float(stop), int(count))
+        else:
+            scales = np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        fail(f"--scales {text!r}: expected START:STOP:COUNT such as 0.5:2.0:16, or a,b,c")
+    if scales.size < 2 or np.any(np.diff(scales) <= 0) or scales[0] <= 0:
+        fail(f"--scales {text!r}: need at least two positive scales, increasing")
+    return scales
+
+
+def parse_distances(text):
+    """'10,50' -> [10, 50]."""
+    if not text:
+        return []
+    try:
+        distances = sorted({int(v) for v in text.split(",")})
+    except ValueError:
+        fail(f"--distances {text!r}: expected whole numbers of steps such as 10,50")
+    if distances[0] < 1:
+        fail(f"--distances {text!r}: distances are at least 1 step")
+    return distances
+
+
+@plot.command()
+@_common
+@flow_options
+@figure_options(width=TWO_COLUMN[0], height=TWO_COLUMN[1])
+@click.option("--scales", default="0.5:2.0:16", show_default=True, metavar="START:STOP:COUNT",
+              help="Recurrent weight scales g to sweep (gains; gaussian weights are "
+                   "N(0, g^2/H)), or a comma-separated list.")
+@click.option("--heatmap-cell", default=None, metavar="CELL",
+              help="Cell whose heatmap is drawn in the left panel [default: rnn if present].")
+def phase(results, output, dpi, width, height, save_results, title, scales, heatmap_cell,
+          **opts):
+    """Phase diagram: the decay of ||ds_T/ds_t|| as the recurrent weights are scaled.
+
+    Left: one cell's heatmap of log10 ||ds_T/ds_t||_2 over scale and distance, the black line
+    where the norm is 1, the dashed line where the RNN's measured ||W_hh||_2 = 1/gamma
+    (Pascanu et al. 2013). Right: each cell's fitted log10 factor per step against scale, with
+    the tanh RNN's mean-field prediction (Poole et al. 2016; Chen et al. 2018).
+    """
+    config = pop_flow_options(opts)
+    _start(output, save_results, results, config)
+    if results:
+        if len(results) > 1:
+            fail("a phase diagram is drawn from one results file")
+        diagram = read_results(results, _reader("phase", phase_from_table))[0]
+    else:
+        if config["weights_file"] or config["input_file"]:
+            fail("the phase diagram sweeps the scale of random weights on random inputs: "
+                 "--weights and --input-file do not apply")
+        if click.get_current_context().get_parameter_source("scale") == \
+                ParameterSource.COMMANDLINE:
+            fail("the phase diagram sweeps the scale: use --scales, not --scale")
+        grid = parse_scales(scales)
+        cells = config["cells"] or DEFAULT_CELLS
+        steps = config["steps"] or 100
+        with progress_bar(len(cells) * len(grid) * config["samples"] * steps,
+                          "phase diagram", config["quiet"]) as bar:
+            diagram = phase_diagram(
+                cells, grid, hidden=config["hidden"], input_size=config["input_size"] or 8,
+                steps=steps, init=config["init"], seed=config["seed"],
+                samples=config["samples"], forget_bias=config["forget_bias"],
+                activation=config["activation"], progress=_ticker(bar))
+        _save(save_results, phase_to_table(diagram))
+    if heatmap_cell is not None and heatmap_cell not in diagram.cells:
+        fail(f"--heatmap-cell {heatmap_cell}: not among the cells {', '.join(diagram.cells)}")
+    fig, (left, right) = new_figure(width, height, ncols=2)
+    with plt.rc_context(RC):
+        plot_phase(diagram, ax=left, cell=heatmap_cell)
+        plot_phase_rates(diagram, ax=right)
+        _finish(fig, output, dpi, title)
+
+
+@plot.command()
+@_common
+@flow_options
+@figure_options
+@click.option("--stride", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Grid spacing in steps: norms between times 0, K, 2K, ... [default: "
+                   "T // 100, at least 1]. Cost grows as (T/K)^2.")
+@click.option("--limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="DECADES", help="Colour range +/- DECADES of log10 norm "
+                                      "[default: the data's largest magnitude].")
+def heatmap(results, output, dpi, width, height, save_results, title, stride, limit, **opts):
+    """Pairwise picture: log10 ||ds_s/ds_t||_2 for all times t < s, for one cell and sequence.
+
+    Row s (later time) against column t (earlier time), a lower triangle; blue vanishes, red
+    explodes. Strided when T is large (--stride).
+    """
+    config = pop_flow_options(opts)
+    _start(output, save_results, results, config)
+    if results:
+        if len(results) > 1:
+            fail("a heatmap is drawn from one results file")
+        result = read_results(results, _reader("heatmap", pairwise_from_table))[0]
+    else:
+        if len(config["cells"]) > 1:
+            fail("the heatmap shows one cell: give at most one --cell")
+        if config["samples"] != 1:
+            fail("the heatmap shows one input sequence: --samples must be 1")
+        cells, kws = _data(config, config["cells"] or ("rnn",))
+        try:
+            s = setup(cells[0], activation=config["activation"], **kws)
+        except ValueError as err:
+            fail(str(err))
+        seq = s.sequences[0]
+        stride = stride or max(1, len(seq) // 100)
+        if stride > len(seq):
+            fail(f"--stride {stride} is longer than the sequence ({len(seq)} steps)")
+        m = len(seq) // stride
+        meta = {"hidden": int(s.params["weight_hh"].shape[1]), "seed": config["seed"],
+                "init": None if kws["params"] is not None else config["init"],
+                "scale": None if kws["params"] is not None else config["scale"],
+                "forget_bias": config["forget_bias"], "activation": config["activation"]}
+        with progress_bar(m, "pairwise norms", config["quiet"]) as bar:
+            result = pairwise_norms(s.cell, s.params, seq, stride=stride, metadata=meta,
+                                    progress=_ticker(bar))
+        _save(save_results, pairwise_to_table(result))
+    fig, ax = new_figure(width, height)
+    with plt.rc_context(RC):
+        plot_heatmap(result, ax=ax, limit=limit)
+        _finish(fig, output, dpi, title)
+
+
+@plot.command("spectrum")
+@_common
+@flow_options
+@figure_options
+@click.option("--distances", default="", metavar="D1,D2,...",
+              help="Also draw all singular values of ds_T/ds_{T-d} at these distances "
+                   "(steps), one panel each, beside the Lyapunov spectra.")
+def spectrum_cmd(results, output, dpi, width, height, save_results, title, distances, **opts):
+    """Lyapunov spectra of the cells side by side (log10 per step against i/n).
+
+    With --distances, one more panel per distance with the log10 singular values of
+    ds_T/ds_{T-d}. Lyapunov exponents by Benettin's QR method.
+    """
+    config = pop_flow_options(opts)
+    _start(output, save_results, results, config)
+    wanted = parse_distances(distances)
+    if results:
+        spectra = read_results(results, _reader("spectrum", spectrum_from_table))
+        available = sorted({d for sp in spectra for d in sp.singular_values})
+        missing = [d for d in wanted if d not in available]
+        if missing:
+            fail(f"--distances {missing[0]}: not in the results (they hold "
+                 f"{', '.join(map(str, available)) or 'none'})")
+    else:
+        cells, kws = _data(config, config["cells"] or DEFAULT_CELLS)
+        T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
+        if wanted and wanted[-1] > T:
+            fail(f"--distances {wanted[-1]}: longer than the sequence ({T} steps)")
+        per_cell = config["samples"] * T * (2 if wanted else 1)
+        spectra = []
+        with progress_bar(len(cells) * per_cell, "spectra", config["quiet"]) as bar:
+            tick = _ticker(bar)
+            for i, cell in enumerate(cells):
+                spectra.append(spectrum(cell, activation=config["activation"],
+                                        distances=wanted, progress=lambda k, b=i * per_cell:
+                                        tick(b + k), **kws))
+        _save(save_results, spectrum_to_table(spectra))
+    fig, axes = new_figure(width, height, ncols=1 + len(wanted), squeeze=False)
+    with plt.rc_context(RC):
+        plot_spectrum(spectra, ax=axes[0, 0])
+        for ax, d in zip(axes[0, 1:], wanted):
+            plot_spectrum(spectra, ax=ax, distance=d)
+        _finish(fig, output, dpi, title)
+
+
+@plot.command()
+@_common
+@flow_options
+@figure_options(width=TWO_COLUMN[0], height=TWO_COLUMN[1])
+def gates(results, output, dpi, width, height, save_results, title, **opts):
+    """Gates along the sequence beside the block norms they protect (LSTM and GRU).
+
+    Left: the LSTM's forget gate f and the GRU's keep fraction 1 - z at each step (mean over
+    units and samples, 10-90% band). Right: log10 ||dc_T/dc_t||_2 and ||dh_T/dh_t||_2 against
+    distance for the same runs.
+    """
+    config = pop_flow_options(opts)
+    _start(output, save_results, results, config)
+    if results:
+        traces = read_results(results, _reader("gates", gates_from_table))
+    else:
+        cells = config["cells"] or tuple(c for c in DEFAULT_CELLS if c in KEEP_GATE)
+        gateless = [c for c in cells if c not in KEEP_GATE]
+        if gateless:
+            fail(f"--cell {gateless[0]}: has no gates; use lstm, gru or gru_torch")
+        cells, kws = _data(config, cells)
+        T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
+        per_cell = config["samples"] * T
+        traces = []
+        with progress_bar(len(cells) * per_cell, "gate traces", config["quiet"]) as bar:
+            tick = _ticker(bar)
+            for i, cell in enumerate(cells):
+                traces.append(gate_traces(cell, progress=lambda k, b=i * per_cell: tick(b + k),
+                                          **kws))
+        _save(save_results, gates_to_table(traces))
+    fig, (left, right) = new_figure(width, height, ncols=2)
+    with plt.rc_context(RC):
+        plot_gates(traces, ax=left)
+        plot_gate_decay(traces, ax=right)
+        _finish(fig, output, dpi, title)

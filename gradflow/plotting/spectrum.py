@@ -1,0 +1,47 @@
+"""Spectra side by side: Lyapunov exponents, or the singular values of ds_T/ds_t at a distance."""
+
+import numpy as np
+
+from .decay import profile_label
+from .style import cell_color, get_ax
+
+__all__ = ["plot_spectrum"]
+
+
+def plot_spectrum(spectra, *, ax=None, distance=None, line_kws=None):
+    """Draw each cell's spectrum against the index as a fraction i/n of its state size.
+
+    With `distance` None: the Lyapunov exponents, in log10 per step (a direction with exponent
+    lambda grows or shrinks by 10**lambda per step; above 0 it explodes). With `distance` d:
+    the log10 singular values of ds_T/ds_{T-d}. The fraction i/n puts the LSTM (n = 2H) and the
+    RNN and GRU (n = H) on one axis.
+
+    Args:
+      spectra: a `Spectrum` or a sequence of them (one line each, coloured by cell).
+
+    Returns:
+      The Axes.
+    """
+    ax = get_ax(ax)
+    spectra = [spectra] if hasattr(spectra, "lyapunov") else list(spectra)
+    for i, sp in enumerate(spectra):
+        if distance is None:
+            values = sp.lyapunov
+        elif distance in sp.singular_values:
+            values = sp.singular_values[distance]
+        else:
+            continue
+        values = np.where(np.isfinite(values), values, np.nan)
+        x = np.arange(1, len(values) + 1) / len(values)
+        ax.plot(x, values, **{"color": cell_color(sp.cell, i), "label": profile_label(sp),
+                              "marker": "o", "markersize": 1.5, **(line_kws or {})})
+    ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    ax.set_xlabel("index i / state size n")
+    if distance is None:
+        ax.set_ylabel(r"Lyapunov exponent ($\log_{10}$ per step)")
+    else:
+        ax.set_ylabel(rf"$\log_{{10}}\,\sigma_i(\partial s_T/\partial s_{{T-{distance}}})$")
+        ax.set_title(f"distance T - t = {distance} steps", loc="left")
+    ax.set_xlim(0, 1)
+    ax.legend(frameon=False)
+    return ax
