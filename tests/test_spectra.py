@@ -1,0 +1,44 @@
+"""Spectra against the linear RNN, whose Lyapunov exponents and singular values are exact."""
+
+import numpy as np
+import pytest
+
+from gradflow.initializers import init_params
+from gradflow.results_io import read_table, write_table
+from gradflow.spectra import spectrum, spectrum_from_table, spectrum_to_table
+
+
+def test_scaled_orthogonal_linear_rnn_has_a_flat_spectrum():
+    # W = g Q, Q orthogonal: every direction shrinks by g per step, so every Lyapunov exponent
+    # is log10 g and every singular value of ds_T/ds_{T-d} is g^d.
+    g = 0.8
+    result = spectrum("rnn", activation="linear", init="orthogonal", scale=g, hidden=6,
+                      steps=30, distances=(1, 7, 30))
+    np.testing.assert_allclose(result.lyapunov, np.log10(g), atol=1e-12)
+    for d in (1, 7, 30):
+        np.testing.assert_allclose(result.singular_values[d], d * np.log10(g), atol=1e-10)
+
+
+def test_diagonal_linear_rnn_exponents_are_the_log_diagonal():
+    params = init_params("rnn", 4, 2, seed=0)
+    params["weight_hh"] = np.diag([1.5, 0.9, 0.5, 0.1])
+    result = spectrum("rnn", activation="linear", params=params, steps=25)
+    np.testing.assert_allclose(result.lyapunov, np.log10([1.5, 0.9, 0.5, 0.1]), atol=1e-12)
+
+
+def test_distances_beyond_the_length_are_refused():
+    with pytest.raises(ValueError, match="distances"):
+        spectrum("rnn", hidden=4, steps=5, distances=(6,))
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json", "npz"])
+def test_table_round_trip(tmp_path, suffix):
+    spectra = [spectrum(c, hidden=4, steps=10, distances=(3,)) for c in ("rnn", "lstm")]
+    path = tmp_path / f"spectrum.{suffix}"
+    write_table(path, spectrum_to_table(spectra))
+    back = spectrum_from_table(read_table(path))
+    assert [b.cell for b in back] == ["rnn", "lstm"]
+    for a, b in zip(spectra, back):
+        assert b.state_size == a.state_size
+        np.testing.assert_array_equal(b.lyapunov, a.lyapunov)
+        np.testing.assert_array_equal(b.singular_values[3], a.singular_values[3])
