@@ -148,8 +148,11 @@ def parse_distances(text):
                    "N(0, g^2/H)), or a comma-separated list.")
 @click.option("--heatmap-cell", default=None, metavar="CELL",
               help="Cell whose heatmap is drawn in the left panel [default: rnn if present].")
+@click.option("--limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="DECADES", help="Colour range of the heatmap, +/- DECADES of log10 norm "
+                                      "[default: the data's largest magnitude].")
 def phase(results, output, dpi, width, height, save_results, title, scales, heatmap_cell,
-          **opts):
+          limit, **opts):
     """Phase diagram: the decay of ||ds_T/ds_t|| as the recurrent weights are scaled.
 
     Left: one cell's heatmap of log10 ||ds_T/ds_t||_2 over scale and distance, the black line
@@ -185,7 +188,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
         fail(f"--heatmap-cell {heatmap_cell}: not among the cells {', '.join(diagram.cells)}")
     fig, (left, right) = new_figure(width, height, ncols=2)
     with plt.rc_context(RC):
-        plot_phase(diagram, ax=left, cell=heatmap_cell)
+        plot_phase(diagram, ax=left, cell=heatmap_cell, limit=limit)
         plot_phase_rates(diagram, ax=right)
         _finish(fig, output, dpi, title)
 

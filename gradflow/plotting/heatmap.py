@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .phase import DIVERGING_CMAP, diverging_norm
+from .phase import DIVERGING_CMAP, colorbar_extend, diverging_norm
 from .style import get_ax
 
 __all__ = ["plot_heatmap"]
@@ -39,13 +39,16 @@ def plot_heatmap(result, *, ax=None, limit=None, colorbar=True, cmap=DIVERGING_C
                             **(mesh_kws or {})})
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(edges[-1], edges[0])  # matrix orientation: s grows downwards
-    ax.set_aspect("equal")
     if colorbar:
-        bar = ax.figure.colorbar(mesh, ax=ax, pad=0.02)
+        bar = ax.figure.colorbar(mesh, ax=ax, pad=0.02, extend=colorbar_extend(shown, norm))
         bar.set_label(r"$\log_{10}\,\|\partial s_s/\partial s_t\|_2$")
     ax.set_xlabel("earlier time t (steps)")
     ax.set_ylabel("later time s (steps)")
-    stride = result.metadata.get("stride")
-    name = result.cell.upper().replace("_TORCH", " (torch)")
-    ax.set_title(name + (f", every {stride} steps" if stride and stride > 1 else ""), loc="left")
+    m = result.metadata
+    parts = [result.cell.upper().replace("_TORCH", " (torch)")]
+    if m.get("init") and m.get("scale") is not None:
+        parts.append(f"{m['init']} x{m['scale']:g}")
+    if m.get("stride", 1) > 1:
+        parts.append(f"every {m['stride']} steps")
+    ax.set_title(", ".join(parts), loc="left")
     return ax

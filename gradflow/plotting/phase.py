@@ -14,7 +14,8 @@ from matplotlib.colors import TwoSlopeNorm
 from .decay import profile_label
 from .style import cell_color, get_ax
 
-__all__ = ["plot_phase", "plot_phase_rates", "DIVERGING_CMAP", "diverging_norm"]
+__all__ = ["plot_phase", "plot_phase_rates", "DIVERGING_CMAP", "diverging_norm",
+           "colorbar_extend"]
 
 # ColorBrewer's RdBu (reversed: blue vanishes, red explodes) stays readable under the common
 # colour blindnesses; it is diverging because log10 norm = 0 is the neutral point.
@@ -24,11 +25,19 @@ PASCANU_LABEL = r"$\|W_{hh}\|_2 = 1/\gamma$ (Pascanu et al.)"
 
 
 def diverging_norm(values, limit=None):
-    """A colour norm centred on 0 and symmetric, covering the finite `values` (or +/- limit)."""
+    """A colour norm centred on 0 and symmetric, covering the finite `values` (or +/- limit;
+    values beyond it take the end colours)."""
     finite = np.asarray(values, float)[np.isfinite(values)]
     vmax = limit if limit is not None else (np.abs(finite).max() if finite.size else 1.0)
     vmax = max(float(vmax), 1e-3)
     return TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+
+
+def colorbar_extend(values, norm):
+    """'min', 'max', 'both' or 'neither': which ends of the colour bar the data overrun."""
+    low, high = np.nanmin(values) < norm.vmin, np.nanmax(values) > norm.vmax
+    return {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
+        (bool(low), bool(high)), "neither")
 
 
 def _edges(centres):
@@ -75,7 +84,7 @@ def plot_phase(diagram, *, ax=None, cell=None, limit=None, colorbar=True, cmap=D
         if lo <= diagram.pascanu_scale <= hi:
             ax.axvline(diagram.pascanu_scale, color="k", linestyle="--", linewidth=0.9)
     if colorbar:
-        bar = ax.figure.colorbar(mesh, ax=ax, pad=0.02)
+        bar = ax.figure.colorbar(mesh, ax=ax, pad=0.02, extend=colorbar_extend(shown, norm))
         bar.set_label(r"$\log_{10}\,\|\partial s_T/\partial s_t\|_2$")
     ax.set_xlabel(SCALE_LABEL)
     ax.set_ylabel("distance T - t (steps)")
