@@ -165,9 +165,7 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
     Returns:
       A `GradientFlow`.
     """
-    inputs = np.asarray(inputs, dtype=float)
-    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
-    states = unroll(cell, params, inputs, state0)
+    inputs, state0, states = _trajectory(cell, params, inputs, state0)
     T, n = len(inputs), state0.shape[-1]
     blocks = default_blocks(cell, params) if blocks is None else dict(blocks)
     g = np.full(n, 1 / np.sqrt(n)) if loss_grad is None else np.asarray(loss_grad, dtype=float)
@@ -220,6 +218,14 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
     )
 
 
+def _trajectory(cell, params, inputs, state0):
+    inputs = np.asarray(inputs, dtype=float)
+    if inputs.ndim != 2 or len(inputs) == 0:
+        raise ValueError(f"inputs must have shape (T, D) with T >= 1, got {inputs.shape}")
+    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
+    return inputs, state0, unroll(cell, params, inputs, state0)
+
+
 def _log10_norm(v):
     norm = np.linalg.norm(v)
     return np.log10(norm) if norm > 0 else -np.inf
@@ -244,9 +250,7 @@ def lyapunov_spectrum(cell, params, inputs, state0=None, k=None, *, seed=0, prog
     Returns:
       (k,) array, descending.
     """
-    inputs = np.asarray(inputs, dtype=float)
-    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
-    states = unroll(cell, params, inputs, state0)
+    inputs, state0, states = _trajectory(cell, params, inputs, state0)
     n = state0.shape[-1]
     k = n if k is None else int(k)
     if not 1 <= k <= n:
