@@ -80,21 +80,25 @@ def load_weights(path, *, cell=None, activation="tanh"):
     """
     where = os.fspath(path)
     try:
-        data = np.load(where, allow_pickle=False)
+        # Our own handle: np.load leaks the one it opens when the zip turns out broken.
+        file = open(where, "rb")
     except FileNotFoundError:
         raise WeightsError(f"{where}: no such file") from None
-    except ValueError:
-        # numpy's last resort for a file that is neither .npz nor .npy is unpickling.
-        raise WeightsError(f"{where}: not an .npz file (expected numpy.savez output)") from None
     except OSError as err:
         raise WeightsError(f"{where}: cannot read ({err.strerror or _first_line(err)})") from None
-    except (EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise WeightsError(f"{where}: not a readable .npz file ({_first_line(err)})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise WeightsError(f"{where}: holds a single .npy array, expected an .npz file of named "
-                           "arrays (numpy.savez output)")
-    with data:
-        return _load(data, where, cell, activation, source=where)
+    with file:
+        try:
+            data = np.load(file, allow_pickle=False)
+        except ValueError:
+            # numpy's last resort for a file that is neither .npz nor .npy is unpickling.
+            raise WeightsError(f"{where}: not an .npz file (expected numpy.savez output)") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            raise WeightsError(f"{where}: not a readable .npz file ({_first_line(err)})") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise WeightsError(f"{where}: holds a single .npy array, expected an .npz file of "
+                               "named arrays (numpy.savez output)")
+        with data:
+            return _load(data, where, cell, activation, source=where)
 
 
 def params_from_state_dict(state_dict, *, cell=None, activation="tanh", source=None):
@@ -102,7 +106,8 @@ def params_from_state_dict(state_dict, *, cell=None, activation="tanh", source=N
 
     Values may be numpy arrays or anything `numpy.asarray` takes, CPU torch tensors included,
     so `params_from_state_dict(module.state_dict())` works without saving a file. `source`
-    names the mapping in error messages and is stored in the result.
+    names the mapping in error messages and is stored in the result. Returns LoadedWeights;
+    raises WeightsError as `load_weights` does.
     """
     return _load(state_dict, source or "state_dict", cell, activation, source=source)
 
@@ -209,7 +214,7 @@ def _check_keys(mapping, where):
             what = ([f"layer {int(match[3]) + 1} of a stacked RNN"] * (match[3] != "0")
                     + ["the backward direction of a bidirectional RNN"] * bool(match[4]))
             raise WeightsError(f"{where}: {key} belongs to {' and '.join(what)}; only one-layer, "
-                               "one-direction modules can be loaded yet")
+                               "one-direction modules can be loaded so far")
         if not match:
             raise WeightsError(f"{where}: unexpected key {key!r}{_key_hint(key)}; "
                                f"{_EXPECTED_KEYS}")
