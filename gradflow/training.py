@@ -174,7 +174,8 @@ class TrainingResult:
     loss: the mini-batch loss before the update; grad_norm_before / grad_norm_after: global norm
     of the gradient before and after clipping (nan where it was not finite); clipped: clipping
     changed the gradient; nonfinite: the loss, the gradient or the updated parameters were nan or
-    inf. `params` are the last finite parameters; `metadata` says what made the run.
+    inf. `diverged`: the run was stopped because of nonfinite values or a loss above `max_loss`.
+    `params` are the parameters after the last recorded update (before it if that was nonfinite); `metadata` says what made the run.
     """
     loss: np.ndarray
     grad_norm_before: np.ndarray
@@ -197,7 +198,7 @@ def _resolve_cell(cell):
 
 def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optimizer="sgd",
           clip_mode="none", threshold=1.0, truncation=None, init="gaussian", scale=1.0,
-          forget_bias=1.0, seed=0, params=None, state0=None, progress=None):
+          forget_bias=1.0, seed=0, max_loss=1e6, params=None, state0=None, progress=None):
     """Train `cell` with a linear read-out on `task` and record every update.
 
     Args:
@@ -211,12 +212,16 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
       truncation: k for truncated BPTT, None for full BPTT.
       init, scale, forget_bias: passed to `gradflow.initializers.init_params`.
       seed: one integer; it fixes the initial parameters and the stream of batches, so runs with
-        the same seed and different clipping see the same model and the same data.
+        the same seed and different clipping see the same model and the same data. With
+        ss = np.random.SeedSequence(seed).spawn(2), parameters come from default_rng(ss[0]) via
+        `init_model` and the batches, in order, from default_rng(ss[1]) via `make_task`.
+      max_loss: a loss above this counts as a blow-up (the run has left any useful region long
+        before it overflows); it is recorded and the run stopped, as for nan or inf.
       progress: optional callable, called with no argument after every update.
 
     Returns:
-      A `TrainingResult`. A run in which anything becomes nan or inf is stopped and reported
-      (diverged=True), never raised.
+      A `TrainingResult`. A run whose loss exceeds `max_loss` or in which anything becomes nan or
+      inf is stopped and reported (diverged=True), never raised.
     """
     if clip_mode not in CLIP_MODES:
         raise ValueError(f"unknown clipping mode {clip_mode!r}; choose from {', '.join(CLIP_MODES)}")
@@ -273,10 +278,11 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
         records["nonfinite"].append(bad)
         if progress is not None:
             progress()
-        if bad:
+        if not bad:
+            params = new_params
+        if bad or loss > max_loss:
             diverged = True
             break
-        params = new_params
 
     metadata = {"cell": getattr(cell, "name", getattr(cell, "__name__", "user")),
                 "task": task, "steps": steps, "sequence_length": int(probe.inputs.shape[0]),
@@ -284,7 +290,7 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
                 "hidden": int(np.shape(params["weight_out"])[1]), "batch": batch,
                 "updates": updates, "lr": lr, "optimizer": optimizer, "clip_mode": clip_mode,
                 "threshold": threshold, "truncation": truncation, "init": init, "scale": scale,
-                "seed": seed, "gradflow_version": __version__}
+                "seed": seed, "max_loss": max_loss, "gradflow_version": __version__}
     return TrainingResult(np.array(records["loss"], dtype=float),
                           np.array(records["before"], dtype=float),
                           np.array(records["after"], dtype=float),
@@ -305,13 +311,15 @@ class Summary(NamedTuple):
     updates: int
 
 
-def summarize(result):
-    """Final and best loss, updates with ||g|| > threshold (before clipping), clipped updates."""
+def summarize(result, window=10):
+    """Final loss (mean over the last `window` updates, since one mini-batch is noisy), best loss,
+    updates with ||g|| > threshold before clipping (nonfinite norms count), clipped updates."""
     finite = result.loss[np.isfinite(result.loss)]
     threshold = result.metadata["threshold"]
     with np.errstate(invalid="ignore"):
         above = int(np.sum(result.grad_norm_before > threshold) + np.sum(result.nonfinite))
-    return Summary(result.metadata["clip_mode"], threshold, float(result.loss[-1]),
+    return Summary(result.metadata["clip_mode"], threshold,
+                   float(np.mean(result.loss[-window:])),
                    float(finite.min()) if finite.size else float("nan"), above,
                    int(np.sum(result.clipped)), bool(result.diverged), len(result.loss))
 
