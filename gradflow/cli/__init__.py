@@ -1,6 +1,6 @@
 """The `gradflow` command line: a thin layer that parses, calls the library, formats or saves."""
 
 from .base import ablate, main, plot
-from . import jacobians_cmd, plot_cmds  # noqa: F401  (registers the subcommands)
+from . import ablate_cmd, cliff_cmd, jacobians_cmd, plot_cmds  # noqa: F401  (registers them)
 
 __all__ = ["main", "plot", "ablate"]
