@@ -39,9 +39,10 @@ def flow_options(command):
         click.option("--forget-bias", type=float, default=1.0, show_default=True, metavar="B",
                      help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
                           "GRU's update gate (signed so that larger keeps more)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=int, default=0, show_default=True, metavar="SEED",
                      help="Seed of the weights and of the random inputs."),
         click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+                     metavar="N",
                      help="Average over this many random input sequences (mean and spread of "
                           "the log10 norms)."),
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False),
