@@ -1,3 +1,23 @@
-"""gradflow: how gradients flow backwards through time in recurrent networks."""
+"""gradflow: how gradients flow backwards through time in recurrent networks.
+
+    >>> import gradflow as gf
+    >>> params = gf.init_params("lstm", hidden=32, input_size=4, seed=0)
+    >>> flow = gf.gradient_flow(gf.lstm, params, gf.random_inputs(100, 4, seed=1))
+    >>> flow.log10_spectral_norm.shape
+    (100,)
+"""
 
 __version__ = "0.1.0"
+
+from .cells import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu  # noqa: E402
+from .decay import DecayProfile, Summary, decay_profile, random_inputs, summarize  # noqa: E402
+from .initializers import init_params  # noqa: E402
+from .jacobians import GradientFlow, gradient_flow, lyapunov_spectrum, step_jacobian  # noqa: E402
+from .ops import concat, sigmoid  # noqa: E402
+from .results_io import Table, read_table, write_table  # noqa: E402
+from .unroll import unroll  # noqa: E402
+
+__all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch",
+           "init_params", "unroll", "step_jacobian", "gradient_flow", "GradientFlow",
+           "lyapunov_spectrum", "decay_profile", "DecayProfile", "Summary", "summarize",
+           "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table"]

@@ -27,9 +27,10 @@ HORIZON_DECADES = 3.0   # the horizon is where the norm first leaves [1e-3, 1e3]
 class Summary:
     """A decay curve in three numbers.
 
-    verdict: 'vanishing', 'exploding' or 'neutral': the least-squares line through
-      log10 ||ds_T/ds_t||_2 against distance changes by more than NEUTRAL_DECADES over the
-      analysed length, downwards or upwards, or it does not.
+    verdict: 'vanishing', 'exploding' or 'neutral': the least-squares line through the finite
+      values of log10 ||ds_T/ds_t||_2 against distance changes by more than NEUTRAL_DECADES over
+      the analysed length, downwards or upwards, or it does not; a product that becomes
+      exactly zero is vanishing.
     rate: the fitted factor per step, 10 ** slope (1 is neutral; Pascanu et al. 2013 bound it
       by gamma ||W_hh||_2 for an RNN).
     horizon: the first distance at which the norm falls below 1e-3 (vanishing) or rises above
@@ -51,7 +52,7 @@ def summarize(distance, log10_norm):
     else:
         slope = 0.0
     change = slope * (distance[-1] - distance[0] + 1) if np.isfinite(slope) else slope
-    if change <= -NEUTRAL_DECADES:
+    if change <= -NEUTRAL_DECADES or np.any(log10_norm == -np.inf):
         verdict = "vanishing"
     elif change >= NEUTRAL_DECADES:
         verdict = "exploding"
@@ -66,7 +67,7 @@ def summarize(distance, log10_norm):
 class DecayProfile:
     """Mean and spread over samples of the log10 norms of ds_T/ds_{T-d}, d = 1..T.
 
-    `mean` and `std` map a quantity name ('spectral', 'frobenius', 'loss_gradient', and for the
+    `mean` and `std` (population standard deviation, ddof = 0) map a quantity name ('spectral', 'frobenius', 'loss_gradient', and for the
     LSTM 'h_spectral', 'h_frobenius', 'c_spectral', 'c_frobenius') to arrays of shape (T,).
     `summary` is taken on the mean spectral norm; `metadata` says what made the profile.
     """

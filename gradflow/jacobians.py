@@ -159,15 +159,14 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
         default the unit vector (1, ..., 1) / sqrt(n).
       blocks: {name: slice} diagonal blocks of the product to report as well; by default the
         LSTM's 'h' (dh_T/dh_t, the total derivative BPTT propagates) and 'c' (the cell highway).
-      spectrum_at: distances at which to keep all singular values of the product.
+      spectrum_at: distances at which to keep all singular values of the product, from a QR
+        chain of the product (Benettin's method), accurate far below the largest one.
       progress: called with the number of backward steps done, for a progress bar.
 
     Returns:
       A `GradientFlow`.
     """
-    inputs = np.asarray(inputs, dtype=float)
-    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
-    states = unroll(cell, params, inputs, state0)
+    inputs, state0, states = _trajectory(cell, params, inputs, state0)
     T, n = len(inputs), state0.shape[-1]
     blocks = default_blocks(cell, params) if blocks is None else dict(blocks)
     g = np.full(n, 1 / np.sqrt(n)) if loss_grad is None else np.asarray(loss_grad, dtype=float)
@@ -181,6 +180,9 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
     out = {key: np.full(T, -np.inf) for key in ("spec", "frob", "loss")}
     block_out = {name: (np.full(T, -np.inf), np.full(T, -np.inf)) for name in blocks}
     spectra = {}
+    # For the full spectrum, P_d^T is also kept as Q R: J^T Q = Q' R', R <- R' R. The graded
+    # triangular R keeps the small singular values that rounding erases from P itself.
+    chain = (eye, eye, 0.0) if spectrum_at else None
     for d in range(1, T + 1):
         t = T - d  # J_{t+1} = ds_{t+1}/ds_t, evaluated at s_t and x_{t+1}
         J = linear(states[t], inputs[t], eye).T
@@ -205,8 +207,10 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
                 b_sigma, u[name] = top_singular_value(B, u[name])
                 block_out[name][0][d - 1] = np.log10(b_sigma) + scale
                 block_out[name][1][d - 1] = np.log10(b_frob) + scale
-        if d in spectrum_at:
-            spectra[d] = _log10_svals(P) + scale
+        if chain is not None and d <= max(spectrum_at):
+            chain = _qr_chain_step(chain, J)
+            if d in spectrum_at:
+                spectra[d] = _log10_svals(chain[1]) + chain[2]
         if progress is not None:
             progress(d)
     return GradientFlow(
@@ -220,9 +224,27 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
     )
 
 
+def _trajectory(cell, params, inputs, state0):
+    inputs = np.asarray(inputs, dtype=float)
+    if inputs.ndim != 2 or len(inputs) == 0:
+        raise ValueError(f"inputs must have shape (T, D) with T >= 1, got {inputs.shape}")
+    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
+    return inputs, state0, unroll(cell, params, inputs, state0)
+
+
 def _log10_norm(v):
     norm = np.linalg.norm(v)
     return np.log10(norm) if norm > 0 else -np.inf
+
+
+def _qr_chain_step(chain, J):
+    Q, R, log_scale = chain
+    Q, R_step = np.linalg.qr(J.T @ Q)
+    R = R_step @ R
+    peak = np.abs(R).max()
+    if peak == 0:
+        return Q, R, -np.inf
+    return Q, R / peak, log_scale + np.log10(peak)
 
 
 def _log10_svals(P):
@@ -244,9 +266,7 @@ def lyapunov_spectrum(cell, params, inputs, state0=None, k=None, *, seed=0, prog
     Returns:
       (k,) array, descending.
     """
-    inputs = np.asarray(inputs, dtype=float)
-    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
-    states = unroll(cell, params, inputs, state0)
+    inputs, state0, states = _trajectory(cell, params, inputs, state0)
     n = state0.shape[-1]
     k = n if k is None else int(k)
     if not 1 <= k <= n:

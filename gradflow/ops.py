@@ -20,7 +20,9 @@ def concat(*arrays):
 
     Leading axes broadcast against each other.
     """
-    return onp.concatenate(onp.broadcast_arrays(*arrays), axis=-1)
+    lead = onp.broadcast_shapes(*(onp.shape(a)[:-1] for a in arrays))
+    return onp.concatenate([onp.broadcast_to(a, lead + onp.shape(a)[-1:]) for a in arrays],
+                           axis=-1)
 
 
 def _bounds(arrays, argnum):

@@ -136,7 +136,7 @@ def _npz_array(column):
     if arr.dtype == object:
         if all(v is None or isinstance(v, (float, int, np.floating, np.integer)) for v in arr):
             return np.array([np.nan if v is None else v for v in arr], dtype=float)
-        return arr.astype(str)
+        return np.array(["" if v is None else str(v) for v in arr])
     return arr
 
 

@@ -43,12 +43,19 @@ def jacobians(fmt, output, **opts):
 
 def _check_output(path):
     """Refuse a bad output path before any work is done."""
+    import os
+
     from ..results_io import format_for
 
     try:
         format_for(path)
     except ValueError as err:
         fail(str(err))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        fail(f"{path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        fail(f"{path}: is a folder")
 
 
 def log_spaced(T, per_decade=2):

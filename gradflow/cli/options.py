@@ -23,8 +23,9 @@ def flow_options(command):
         click.option("--activation", type=click.Choice(list(RNN_ACTIVATIONS)), default="tanh",
                      show_default=True, help="Nonlinearity of the RNN (also for an nn.RNN "
                                              "weights file, which does not record it)."),
-        click.option("--hidden", type=click.IntRange(min=1), default=64, show_default=True,
-                     metavar="H", help="Hidden units H (the LSTM's state has 2H entries)."),
+        click.option("--hidden", type=click.IntRange(min=1), default=None, metavar="H",
+                     help="Hidden units H; the LSTM's state has 2H entries [default: 64, or "
+                          "the weights file's]."),
         click.option("--input-size", type=click.IntRange(min=1), default=None, metavar="D",
                      help="Input dimension D [default: 8, or the input file's]."),
         click.option("--steps", type=click.IntRange(min=1), default=None, metavar="T",
@@ -38,9 +39,10 @@ def flow_options(command):
         click.option("--forget-bias", type=float, default=1.0, show_default=True, metavar="B",
                      help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
                           "GRU's update gate (signed so that larger keeps more)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=int, default=0, show_default=True, metavar="SEED",
                      help="Seed of the weights and of the random inputs."),
         click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+                     metavar="N",
                      help="Average over this many random input sequences (mean and spread of "
                           "the log10 norms)."),
         click.option("--weights", "weights_file", type=click.Path(dir_okay=False),
@@ -110,9 +112,10 @@ def compute_profiles(cells, activation, hidden, input_size, steps, init, scale, 
     if weights_file:
         loaded = load_trained(weights_file, cells, activation)
         cells, params = (loaded.cell.name,), loaded.params
-        if input_size is not None and input_size != loaded.input_size:
-            fail(f"--input-size {input_size} does not match the weights' input size "
-                 f"{loaded.input_size}")
+        for option, given, found in (("--input-size", input_size, loaded.input_size),
+                                     ("--hidden", hidden, loaded.hidden)):
+            if given is not None and given != found:
+                fail(f"{option} {given} does not match the weights file, whose size is {found}")
         input_size, hidden = loaded.input_size, loaded.hidden
         extra = {"weights": os.path.basename(weights_file), "init": None, "scale": None,
                  "forget_bias": None}
@@ -129,6 +132,7 @@ def compute_profiles(cells, activation, hidden, input_size, steps, init, scale, 
         input_size, steps = inputs.shape[1], len(inputs)
         extra["input_file"] = os.path.basename(input_file)
     input_size = 8 if input_size is None else input_size
+    hidden = 64 if hidden is None else hidden
     steps = 100 if steps is None else steps
     profiles = []
     with progress_bar(len(cells) * samples * steps, "backward sweeps", quiet) as bar:

@@ -1,0 +1,343 @@
+"""Training recurrent cells with a linear read-out by back-propagation through time.
+
+The model is a cell `s_t = cell(p, s_{t-1}, x_t)` and a read-out y_t = W_out h_t + b_out, where
+h_t is the first H = weight_out.shape[1] entries of the state (the LSTM's h of its (h, c)).
+Parameters are one dict: the cell's (PyTorch names) plus `weight_out` (O, H) and `bias_out` (O,).
+Gradients are autograd's reverse mode over the unrolled loss (BPTT: Rumelhart et al. 1986,
+Werbos 1990); truncated BPTT (Williams & Peng 1990; seed 003) carries the state forward through the
+whole sequence but back-propagates only within windows of k steps. Optimizers are pure functions
+`update(state, grads) -> (state, params)`. Everything is float64 and seeded.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import value_and_grad
+from autograd.tracer import getval
+
+from . import __version__
+from .cells import get_cell
+from .clipping import CLIP_MODES, clip, global_norm
+from .initializers import init_params
+from .tasks import TASKS, loss_sum, make_task
+
+__all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
+           "TrainingResult", "train", "Summary", "summarize", "clipping_ablation"]
+
+
+def init_model(cell, hidden, input_size, output_size, *, init="gaussian", scale=1.0,
+               forget_bias=1.0, seed=0):
+    """Cell parameters from `gradflow.initializers.init_params` plus a read-out
+    `weight_out` (O, H) ~ N(0, 1/H) and `bias_out` (O,) = 0. `seed` is an int or a Generator."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    params = init_params(cell, hidden, input_size, init=init, scale=scale, forget_bias=forget_bias,
+                         seed=rng)
+    return _with_readout(params, hidden, output_size, rng)
+
+
+def _with_readout(params, hidden, output_size, rng):
+    params = dict(params)
+    params["weight_out"] = rng.standard_normal((output_size, hidden)) / np.sqrt(hidden)
+    params["bias_out"] = np.zeros(output_size)
+    return params
+
+
+def readout(params, state):
+    """y = W_out h + b_out with h = state[..., :H]; state (..., n) -> y (..., O)."""
+    H = np.shape(params["weight_out"])[1]
+    return anp.dot(state[..., :H], params["weight_out"].T) + params["bias_out"]
+
+
+def _window_loss(cell, params, state, inputs, offset, task, aux):
+    """Sum of the task's loss terms inside inputs[offset:offset + len(inputs)], from `state`."""
+    wanted = {int(t) - offset: i for i, t in enumerate(task.loss_steps)
+              if offset <= t < offset + len(inputs)}
+    outputs, picked = [], []
+    for t, x in enumerate(inputs):
+        state = cell(params, state, x)
+        if t in wanted:
+            outputs.append(readout(params, state))
+            picked.append(wanted[t])
+    aux["state"] = getval(state)
+    if not outputs:
+        return 0.0
+    return loss_sum(task.loss, anp.stack(outputs), task.targets[np.array(picked)])
+
+
+def bptt(cell, params, task, state0, truncation=None):
+    """Loss and gradient of the mean task loss by (truncated) back-propagation through time.
+
+    `task` is a `gradflow.tasks.TaskBatch` with inputs (L, B, D); `state0` has shape (B, n).
+    With `truncation` = k, the sequence is cut into windows of k steps; the state is carried
+    forward across windows but treated as a constant where a window starts, so the gradient of a
+    loss term flows back at most to the start of its window (at most k steps). The gradient is the
+    sum over windows; with k >= L (or None) it is the full BPTT gradient.
+    Returns (loss, grads dict like params, final state (B, n)).
+    """
+    L = len(task.inputs)
+    k = L if truncation is None else int(truncation)
+    if k < 1:
+        raise ValueError(f"truncation must be a positive number of steps, got {truncation}")
+    count = task.targets.size
+    state, loss, grads = np.asarray(state0, dtype=float), 0.0, None
+    for start in range(0, L, k):
+        aux = {}
+
+        def window(p, state=state, start=start, aux=aux):
+            return _window_loss(cell, p, state, task.inputs[start:start + k], start, task,
+                                aux) / count
+
+        if np.any((task.loss_steps >= start) & (task.loss_steps < start + k)):
+            value, g = value_and_grad(window)(params)
+            grads = g if grads is None else {n: grads[n] + g[n] for n in grads}
+            loss += value
+        else:  # no loss inside: only the forward pass is needed to carry the state on
+            window(params)
+        state = aux["state"]
+    return float(loss), grads, state
+
+
+class Optimizer(NamedTuple):
+    """`init(params) -> state`; `update(state, grads) -> (state, params)`; pure functions."""
+    name: str
+    init: Callable
+    update: Callable
+
+
+def _tree(f, *dicts):
+    return {k: f(*(d[k] for d in dicts)) for k in dicts[0]}
+
+
+class SGDState(NamedTuple):
+    params: dict
+
+
+def sgd(lr):
+    """Plain gradient descent, p <- p - lr g."""
+    def update(state, grads):
+        params = _tree(lambda p, g: p - lr * g, state.params, grads)
+        return SGDState(params), params
+    return Optimizer("sgd", lambda params: SGDState(dict(params)), update)
+
+
+class MomentumState(NamedTuple):
+    params: dict
+    velocity: dict
+
+
+def momentum(lr, beta=0.9):
+    """Heavy-ball momentum (Polyak 1964): v <- beta v + g, p <- p - lr v."""
+    def init(params):
+        return MomentumState(dict(params), _tree(np.zeros_like, params))
+
+    def update(state, grads):
+        velocity = _tree(lambda v, g: beta * v + g, state.velocity, grads)
+        params = _tree(lambda p, v: p - lr * v, state.params, velocity)
+        return MomentumState(params, velocity), params
+    return Optimizer("momentum", init, update)
+
+
+class AdamState(NamedTuple):
+    params: dict
+    m: dict
+    v: dict
+    count: int
+
+
+def adam(lr, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam (Kingma & Ba 2015) with bias correction."""
+    def init(params):
+        zeros = _tree(np.zeros_like, params)
+        return AdamState(dict(params), zeros, dict(zeros), 0)
+
+    def update(state, grads):
+        count = state.count + 1
+        m = _tree(lambda m, g: b1 * m + (1 - b1) * g, state.m, grads)
+        v = _tree(lambda v, g: b2 * v + (1 - b2) * g * g, state.v, grads)
+        c1, c2 = 1 - b1 ** count, 1 - b2 ** count
+        params = _tree(lambda p, m, v: p - lr * (m / c1) / (np.sqrt(v / c2) + eps),
+                       state.params, m, v)
+        return AdamState(params, m, v, count), params
+    return Optimizer("adam", init, update)
+
+
+OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "adam": adam}
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingResult:
+    """Per-update records of one training run; arrays have shape (N,), N <= updates requested
+    (a run stops at the first update where anything became nan or inf, recorded as nonfinite).
+
+    loss: the mini-batch loss before the update; grad_norm_before / grad_norm_after: global norm
+    of the gradient before and after clipping (nan where it was not finite); clipped: clipping
+    changed the gradient; nonfinite: the loss, the gradient or the updated parameters were nan or
+    inf. `diverged`: the run was stopped because of nonfinite values or a loss above `max_loss`.
+    `params` are the parameters after the last recorded update (before it if that was nonfinite); `metadata` says what made the run.
+    """
+    loss: np.ndarray
+    grad_norm_before: np.ndarray
+    grad_norm_after: np.ndarray
+    clipped: np.ndarray
+    nonfinite: np.ndarray
+    diverged: bool
+    params: dict
+    baseline: float
+    metadata: dict = field(default_factory=dict)
+
+
+def _finite(tree):
+    return all(np.all(np.isfinite(a)) for a in tree.values())
+
+
+def _resolve_cell(cell):
+    return get_cell(cell) if isinstance(cell, str) else cell
+
+
+def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optimizer="sgd",
+          clip_mode="none", threshold=1.0, truncation=None, init="gaussian", scale=1.0,
+          forget_bias=1.0, seed=0, max_loss=1e6, params=None, state0=None, progress=None):
+    """Train `cell` with a linear read-out on `task` and record every update.
+
+    Args:
+      cell: a built-in cell or its name ('rnn', 'lstm', 'gru', 'gru_torch'), or any user cell
+        `cell(params, state, x) -> state`; a user cell needs `params` (its own dict; a read-out
+        reading state[..., :hidden] is added when `weight_out` is missing) and `state0` (n,).
+      task: a name in `gradflow.tasks.TASKS`; a fresh batch (L, B, D) is drawn for every update.
+      steps: the task's length parameter T; hidden: H; batch: B; updates: number of updates.
+      lr, optimizer: 'sgd', 'momentum' or 'adam'.
+      clip_mode, threshold: 'none', 'norm' (global norm, Pascanu et al. 2013) or 'value'.
+      truncation: k for truncated BPTT, None for full BPTT.
+      init, scale, forget_bias: passed to `gradflow.initializers.init_params`.
+      seed: one integer; it fixes the initial parameters and the stream of batches, so runs with
+        the same seed and different clipping see the same model and the same data. With
+        ss = np.random.SeedSequence(seed).spawn(2), parameters come from default_rng(ss[0]) via
+        `init_model` and the batches, in order, from default_rng(ss[1]) via `make_task`.
+      max_loss: a loss above this counts as a blow-up (the run has left any useful region long
+        before it overflows); it is recorded and the run stopped, as for nan or inf.
+      progress: optional callable, called with no argument after every update.
+
+    Returns:
+      A `TrainingResult`. A run whose loss exceeds `max_loss` or in which anything becomes nan or
+      inf is stopped and reported (diverged=True), never raised.
+    """
+    if clip_mode not in CLIP_MODES:
+        raise ValueError(f"unknown clipping mode {clip_mode!r}; choose from {', '.join(CLIP_MODES)}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    for name, value in (("hidden", hidden), ("batch", batch), ("updates", updates)):
+        if value < 1:
+            raise ValueError(f"{name} must be positive, got {value}")
+    if not lr > 0:
+        raise ValueError(f"the learning rate must be positive, got {lr}")
+    cell = _resolve_cell(cell)
+    init_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
+    init_rng, data_rng = np.random.default_rng(init_seq), np.random.default_rng(data_seq)
+    probe = make_task(task, steps, 1, np.random.default_rng(0))
+    input_size, output_size = probe.inputs.shape[-1], probe.output_size
+    if params is None:
+        if not hasattr(cell, "gate_blocks"):
+            raise ValueError("a user cell needs its params")
+        params = init_model(cell, hidden, input_size, output_size, init=init, scale=scale,
+                            forget_bias=forget_bias, seed=init_rng)
+    elif "weight_out" not in params:
+        params = _with_readout(params, hidden, output_size, init_rng)
+    params = {k: np.array(v, dtype=float) for k, v in params.items()}
+    if state0 is None:
+        if not hasattr(cell, "state_size"):
+            raise ValueError("a user cell needs state0")
+        state0 = np.zeros(cell.state_size(params))
+    state0 = np.asarray(state0, dtype=float)
+
+    opt = OPTIMIZERS[optimizer](lr)
+    opt_state = opt.init(params)
+    records = {k: [] for k in ("loss", "before", "after", "clipped", "nonfinite")}
+    diverged = False
+    baseline = probe.baseline
+    for _ in range(updates):
+        batch_task = make_task(task, steps, batch, data_rng)
+        baseline = batch_task.baseline
+        s0 = np.broadcast_to(state0, (batch,) + state0.shape[-1:])
+        with np.errstate(all="ignore"):  # overflow is an outcome to record, not an error
+            loss, grads, _ = bptt(cell, params, batch_task, s0, truncation)
+            before = global_norm(grads)
+            bad = not (np.isfinite(loss) and np.isfinite(before))
+            if not bad:
+                clipped_grads, was_clipped = clip(grads, clip_mode, threshold)
+                after = global_norm(clipped_grads)
+                opt_state, new_params = opt.update(opt_state, clipped_grads)
+                bad = not _finite(new_params)
+        records["loss"].append(loss)
+        records["before"].append(before if np.isfinite(before) else np.nan)
+        records["after"].append(np.nan if bad else after)
+        records["clipped"].append(False if bad else was_clipped)
+        records["nonfinite"].append(bad)
+        if progress is not None:
+            progress()
+        if not bad:
+            params = new_params
+        if bad or loss > max_loss:
+            diverged = True
+            break
+
+    metadata = {"cell": getattr(cell, "name", getattr(cell, "__name__", "user")),
+                "task": task, "steps": steps, "sequence_length": int(probe.inputs.shape[0]),
+                "input_size": int(input_size), "output_size": int(output_size),
+                "hidden": int(np.shape(params["weight_out"])[1]), "batch": batch,
+                "updates": updates, "lr": lr, "optimizer": optimizer, "clip_mode": clip_mode,
+                "threshold": threshold, "truncation": truncation, "init": init, "scale": scale,
+                "seed": seed, "max_loss": max_loss, "gradflow_version": __version__}
+    return TrainingResult(np.array(records["loss"], dtype=float),
+                          np.array(records["before"], dtype=float),
+                          np.array(records["after"], dtype=float),
+                          np.array(records["clipped"], dtype=bool),
+                          np.array(records["nonfinite"], dtype=bool),
+                          diverged, params, float(baseline), metadata)
+
+
+class Summary(NamedTuple):
+    """One row of the ablation table."""
+    mode: str
+    threshold: float
+    final_loss: float
+    best_loss: float
+    above_threshold: int
+    clipped: int
+    diverged: bool
+    updates: int
+
+
+def summarize(result, window=10):
+    """Final loss (mean over the last `window` updates, since one mini-batch is noisy), best loss,
+    updates with ||g|| > threshold before clipping (nonfinite norms count), clipped updates."""
+    finite = result.loss[np.isfinite(result.loss)]
+    threshold = result.metadata["threshold"]
+    with np.errstate(invalid="ignore"):
+        above = int(np.sum(result.grad_norm_before > threshold) + np.sum(result.nonfinite))
+    return Summary(result.metadata["clip_mode"], threshold,
+                   float(np.mean(result.loss[-window:])),
+                   float(finite.min()) if finite.size else float("nan"), above,
+                   int(np.sum(result.clipped)), bool(result.diverged), len(result.loss))
+
+
+def clipping_ablation(cell, task, *, thresholds=(1.0,), modes=CLIP_MODES, **train_kws):
+    """One `train` run per clipping mode and threshold, same cell, task and seed.
+
+    'none' runs once, with threshold = thresholds[0] kept only as the reference at which
+    `summarize` counts updates whose gradient norm exceeds it. Returns a tuple of TrainingResult,
+    in the order of `modes`, then of `thresholds`.
+    """
+    if not thresholds:
+        raise ValueError("give at least one threshold")
+    for t in thresholds:
+        if not t > 0:
+            raise ValueError(f"thresholds must be positive, got {t}")
+    runs = []
+    for mode in modes:
+        for t in (thresholds[:1] if mode == "none" else thresholds):
+            runs.append(train(cell, task, clip_mode=mode, threshold=t, **train_kws))
+    return tuple(runs)

@@ -1,0 +1,267 @@
+"""`gradflow jacobians` and `gradflow plot decay` through click's CliRunner and as a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import matplotlib.image
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradflow import __version__
+from gradflow.cli import main
+from gradflow.results_io import read_table
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL = ["--hidden", "4", "--input-size", "3", "--steps", "6", "--quiet"]
+VERDICTS = ("vanishing", "exploding", "neutral")
+
+
+def run(args):
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_subprocess(args, cwd):
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "gradflow", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_one_error_line(code, stderr):
+    assert code != 0
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("Error:"), stderr
+
+
+def summary_rows(stdout):
+    """{cell: verdict} from the human table."""
+    rows = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] in VERDICTS:
+            rows[parts[0]] = parts[1]
+    return rows
+
+
+# ------------------------------------------------------------------ gradflow jacobians
+
+@pytest.mark.parametrize("runner", ["clirunner", "subprocess"])
+def test_jacobians_table_names_each_cell_with_a_verdict(runner, tmp_path):
+    args = ["jacobians", "--cell", "rnn", "--cell", "lstm", "--cell", "gru", *SMALL]
+    code, out, err = run(args) if runner == "clirunner" else run_subprocess(args, tmp_path)
+    assert code == 0, err
+    assert err == ""  # no progress bar when stderr is not a terminal
+    assert set(summary_rows(out)) == {"rnn", "lstm", "gru"}
+    assert __version__ in out
+
+
+def test_jacobians_numbers_of_a_linear_identity_rnn():
+    # --init identity --scale 0.5 --activation linear: ds_T/ds_{T-d} = 0.5^d I exactly.
+    code, out, err = run(["jacobians", "--cell", "rnn", "--activation", "linear", "--init",
+                          "identity", "--scale", "0.5", "--hidden", "3", "--steps", "12",
+                          "--format", "csv", "--quiet"])
+    assert code == 0, err
+    lines = out.splitlines()
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    d = np.array([int(r["distance"]) for r in rows])
+    np.testing.assert_array_equal(d, np.arange(1, 13))
+    spec = np.array([float(r["log10_spectral_norm"]) for r in rows])
+    frob = np.array([float(r["log10_frobenius_norm"]) for r in rows])
+    np.testing.assert_allclose(spec, d * np.log10(0.5), atol=1e-9)
+    np.testing.assert_allclose(frob, d * np.log10(0.5) + 0.5 * np.log10(3), atol=1e-9)
+    code, out, _ = run(["jacobians", "--cell", "rnn", "--activation", "linear", "--init",
+                        "identity", "--scale", "0.5", "--hidden", "3", "--steps", "12", "-q"])
+    assert summary_rows(out) == {"rnn": "vanishing"}
+
+
+def test_jacobians_csv_header_and_row_count():
+    code, out, err = run(["jacobians", "--cell", "rnn", "--cell", "lstm", "--cell", "gru",
+                          "--format", "csv", *SMALL])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("cell,distance,log10_spectral_norm,log10_frobenius_norm")
+    assert len(lines) == 1 + 3 * 6
+    assert [line.split(",")[0] for line in lines[1:]] == ["rnn"] * 6 + ["lstm"] * 6 + ["gru"] * 6
+
+
+def test_jacobians_json_carries_metadata():
+    code, out, err = run(["jacobians", "--cell", "rnn", "--cell", "gru", "--format", "json",
+                          "--seed", "7", *SMALL])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["kind"] == "decay"
+    assert len(doc["columns"]["cell"]) == 2 * 6
+    for cell in ("rnn", "gru"):
+        meta = doc["metadata"]["cells"][cell]
+        assert meta["cell"] == cell and meta["hidden"] == 4 and meta["seed"] == 7
+        assert meta["gradflow_version"] == __version__
+        assert meta["verdict"] in VERDICTS
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json", "npz"])
+def test_jacobians_output_file_reads_back(tmp_path, suffix):
+    path = tmp_path / f"x.{suffix}"
+    code, out, err = run(["jacobians", "--cell", "rnn", "--cell", "lstm", *SMALL, "-o", str(path)])
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == [path.name]
+    table = read_table(path)
+    assert len(table) == 2 * 6
+    assert np.asarray(table.columns["cell"]).tolist() == ["rnn"] * 6 + ["lstm"] * 6
+    # the file holds the same numbers as the CSV printed on stdout
+    _, csv_out, _ = run(["jacobians", "--cell", "rnn", "--cell", "lstm", *SMALL, "--format", "csv"])
+    printed = [float(line.split(",")[2]) for line in csv_out.splitlines()[1:]]
+    np.testing.assert_array_equal(np.asarray(table.columns["log10_spectral_norm"], float), printed)
+
+
+def test_jacobians_input_file_sets_the_steps(tmp_path):
+    inputs = np.random.default_rng(0).standard_normal((9, 3))
+    np.save(tmp_path / "in.npy", inputs)
+    code, out, err = run(["jacobians", "--cell", "rnn", "--hidden", "4", "--format", "json",
+                          "--input-file", str(tmp_path / "in.npy"), "-q"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["columns"]["distance"] == list(range(1, 10))
+    meta = doc["metadata"]["cells"]["rnn"]
+    assert meta["steps"] == 9 and meta["input_size"] == 3
+
+
+# ------------------------------------------------------------------ gradflow plot decay
+
+def assert_figure(path):
+    data = path.read_bytes()
+    assert len(data) > 1000
+    if path.suffix == ".png":
+        img = matplotlib.image.imread(path)
+        assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+        assert img.std() > 0  # not a blank image
+    elif path.suffix == ".pdf":
+        assert data.startswith(b"%PDF")
+    else:
+        root = ET.fromstring(data)
+        assert root.tag.endswith("svg")
+
+
+@pytest.mark.parametrize("suffix", ["png", "pdf", "svg"])
+def test_plot_decay_on_the_fly(tmp_path, suffix):
+    path = tmp_path / f"f.{suffix}"
+    code, _, err = run(["plot", "decay", "--cell", "rnn", "--cell", "lstm", *SMALL, "--dpi", "60",
+                        "-o", str(path)])
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == [path.name]
+    assert_figure(path)
+
+
+@pytest.mark.parametrize("results", ["csv", "json", "npz"])
+def test_plot_decay_from_a_results_file(tmp_path, results):
+    res = tmp_path / f"r.{results}"
+    assert run(["jacobians", "--cell", "rnn", "--cell", "gru", *SMALL, "-o", str(res)])[0] == 0
+    for suffix in ("png", "svg"):
+        fig = tmp_path / f"f.{suffix}"
+        code, _, err = run(["plot", "decay", str(res), "--dpi", "60", "-o", str(fig)])
+        assert code == 0, err
+        assert_figure(fig)
+
+
+def test_plot_decay_subprocess(tmp_path):
+    code, _, err = run_subprocess(["plot", "decay", "--cell", "gru", *SMALL, "--dpi", "60",
+                                   "-o", "f.png"], tmp_path)
+    assert code == 0, err
+    assert err == ""
+    assert_figure(tmp_path / "f.png")
+
+
+# ------------------------------------------------------------------ bad input
+
+def _bad_cases(tmp_path):
+    """(name, extra args, output name inside tmp_path) for each bad input."""
+    np.save(tmp_path / "one_d.npy", np.zeros(5))
+    np.save(tmp_path / "wide.npy", np.zeros((5, 4)))
+    nan = np.zeros((5, 3))
+    nan[2, 1] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    inf = np.zeros((5, 3))
+    inf[4, 0] = -np.inf
+    np.save(tmp_path / "inf.npy", inf)
+    (tmp_path / "isdir").mkdir()
+    return {
+        "unknown cell": ["--cell", "transformer"],
+        "hidden 0": ["--hidden", "0"],
+        "steps 0": ["--steps", "0"],
+        "samples 0": ["--samples", "0"],
+        "input 1-D": ["--input-file", str(tmp_path / "one_d.npy")],
+        "input wrong D": ["--input-size", "3", "--input-file", str(tmp_path / "wide.npy")],
+        "input nan": ["--input-file", str(tmp_path / "nan.npy")],
+        "input inf": ["--input-file", str(tmp_path / "inf.npy")],
+    }
+
+
+BAD = ["unknown cell", "hidden 0", "steps 0", "samples 0", "input 1-D", "input wrong D",
+       "input nan", "input inf"]
+
+
+def _files(tmp_path):
+    out = []
+    for folder, _, names in os.walk(tmp_path):
+        out += [os.path.relpath(os.path.join(folder, n), tmp_path) for n in names]
+    return sorted(out)
+
+
+@pytest.mark.parametrize("command,out_name", [("jacobians", "out.csv"), ("plot decay", "f.png")])
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_error_line_and_no_file(tmp_path, command, out_name, case):
+    extra = _bad_cases(tmp_path)[case]
+    before = _files(tmp_path)
+    args = [*command.split(), "--cell", "rnn", "--hidden", "3", "-q", *extra,
+            "-o", str(tmp_path / out_name)]
+    code, _, err = run(args)
+    assert_one_error_line(code, err)
+    assert _files(tmp_path) == before  # no output file, no temporary file
+
+
+@pytest.mark.parametrize("command,suffix", [("jacobians", "csv"), ("plot decay", "png")])
+@pytest.mark.parametrize("case", ["missing folder", "existing directory", "unknown suffix"])
+def test_bad_output_path(tmp_path, command, suffix, case):
+    (tmp_path / f"isdir.{suffix}").mkdir()
+    output = {"missing folder": tmp_path / "nowhere" / f"x.{suffix}",
+              "existing directory": tmp_path / f"isdir.{suffix}",
+              "unknown suffix": tmp_path / "x.xlsx"}[case]
+    before = _files(tmp_path)
+    code, _, err = run([*command.split(), "--cell", "rnn", "--hidden", "3", "--steps", "4", "-q",
+                        "-o", str(output)])
+    assert_one_error_line(code, err)
+    assert _files(tmp_path) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root ignores directory permissions")
+@pytest.mark.parametrize("command,suffix", [("jacobians", "csv"), ("plot decay", "png")])
+def test_unwritable_folder(tmp_path, command, suffix):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = run([*command.split(), "--cell", "rnn", "--hidden", "3", "--steps", "4",
+                            "-q", "-o", str(locked / f"x.{suffix}")])
+        assert_one_error_line(code, err)
+        assert os.listdir(locked) == []
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("case", ["unknown cell", "input nan"])
+def test_bad_input_subprocess(tmp_path, case):
+    extra = _bad_cases(tmp_path)[case]
+    before = _files(tmp_path)
+    code, out, err = run_subprocess(["jacobians", "--hidden", "3", "-q", *extra, "-o", "out.json"],
+                                    tmp_path)
+    assert_one_error_line(code, err)
+    assert "Traceback" not in err and out == ""
+    assert _files(tmp_path) == before
