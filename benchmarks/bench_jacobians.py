@@ -154,20 +154,31 @@ def memory_check(T, H):
     cell = get_cell("lstm")
     params = init_params(cell, H, INPUT_SIZE, seed=0)
     inputs = np.random.default_rng(1).standard_normal((T, INPUT_SIZE))
+    n = cell.state_size(params)
+    result = {"T": T, "H": H, "n": n, "states": (T + 1) * n * 8, "matrix": n * n * 8,
+              "all_jacobians": T * n * n * 8, "error": None}
+    done = [0]
+
+    def progress(d):
+        done[0] = d
+
     start = time.perf_counter()
-    flow = gradient_flow(cell, params, inputs)
-    wall = time.perf_counter() - start
-    del flow
     tracemalloc.start()
     try:
-        flow = gradient_flow(cell, params, inputs)
-        peak = tracemalloc.get_traced_memory()[1]
+        flow = gradient_flow(cell, params, inputs, progress=progress)
+        result["peak"] = tracemalloc.get_traced_memory()[1]
+    except (np.linalg.LinAlgError, FloatingPointError) as error:
+        result["error"] = f"{type(error).__name__}: {error} (at distance {done[0] + 1})"
+        return result
     finally:
         tracemalloc.stop()
-    n = cell.state_size(params)
-    finite = bool(np.all(np.isfinite(flow.log10_spectral_norm)))
-    return {"T": T, "H": H, "n": n, "wall": wall, "peak": peak, "states": (T + 1) * n * 8,
-            "matrix": n * n * 8, "all_jacobians": T * n * n * 8, "finite": finite}
+    result["traced_wall"] = time.perf_counter() - start
+    result["finite"] = bool(np.all(np.isfinite(flow.log10_spectral_norm)))
+    del flow
+    start = time.perf_counter()
+    gradient_flow(cell, params, inputs)
+    result["wall"] = time.perf_counter() - start
+    return result
 
 
 def version(package):
@@ -242,16 +253,18 @@ def report(rows, mem, info, T, load, quick):
     if not big:
         lines.append("- no row with n >= 256 in this run")
     mb = 2.0 ** 20
-    lines += [
-        "",
-        f"Memory: LSTM, H = {mem['H']} (n = {mem['n']}), T = {mem['T']}: wall time "
-        f"{mem['wall']:.1f} s ({mem['wall'] / mem['T'] * 1e3:.2f} ms/step, untraced); peak "
-        f"traced memory {mem['peak'] / mb:.1f} MiB, against states (T+1) n 8 B = "
-        f"{mem['states'] / mb:.1f} MiB, one n x n matrix = {mem['matrix'] / mb:.2f} MiB, and all "
-        f"T Jacobians T n^2 8 B = {mem['all_jacobians'] / mb:.0f} MiB. Norms finite at every "
-        f"distance: {'yes' if mem['finite'] else 'NO'}.",
-        "",
-    ]
+    head = f"Memory: LSTM, H = {mem['H']} (n = {mem['n']}), T = {mem['T']}: "
+    sizes = (f"states (T+1) n 8 B = {mem['states'] / mb:.1f} MiB, one n x n matrix = "
+             f"{mem['matrix'] / mb:.2f} MiB, all T Jacobians T n^2 8 B = "
+             f"{mem['all_jacobians'] / mb:.0f} MiB.")
+    if mem["error"] is not None:
+        body = f"`gradient_flow` FAILED with {mem['error']}. For scale: {sizes}"
+    else:
+        body = (f"wall time {mem['wall']:.1f} s ({mem['wall'] / mem['T'] * 1e3:.2f} ms/step; "
+                f"{mem['traced_wall']:.1f} s under tracemalloc); peak traced memory "
+                f"{mem['peak'] / mb:.1f} MiB, against {sizes} Norms finite at every distance: "
+                f"{'yes' if mem['finite'] else 'NO'}.")
+    lines += ["", head + body, ""]
     return "\n".join(lines)
 
 
