@@ -98,7 +98,7 @@ def gru(params, state, x):
     H = hidden_size(params)
     r, z, gi_n = _gru_rz(params, state, x)
     n = np.tanh(gi_n + np.dot(r * state, params["weight_hh"][2 * H:].T) + params["bias_hh"][2 * H:])
-    return (1.0 - z) * state + z * n
+    return state + z * (n - state)  # = (1 - z) h + z h~, with fewer passes over the tangents
 
 
 @_builtin("gru_torch", 3, 1)
@@ -110,7 +110,7 @@ def gru_torch(params, state, x):
     H = hidden_size(params)
     r, z, gi_n = _gru_rz(params, state, x)
     n = np.tanh(gi_n + r * (np.dot(state, params["weight_hh"][2 * H:].T) + params["bias_hh"][2 * H:]))
-    return (1.0 - z) * n + z * state
+    return n + z * (state - n)  # = (1 - z) n + z h
 
 
 CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru, "gru_torch": gru_torch}

@@ -9,7 +9,7 @@ tangent instead. Its VJP is the matching slice, so the same cells also train in 
 
 import autograd.numpy as np
 import numpy as onp
-from autograd.extend import defjvp_argnum, defvjp_argnum, primitive
+from autograd.extend import defjvp, defjvp_argnums, defvjp, defvjp_argnum, primitive
 
 __all__ = ["concat", "sigmoid"]
 
@@ -31,10 +31,16 @@ def _bounds(arrays, argnum):
     return start, start + widths[argnum], sum(widths)
 
 
-def _concat_jvp(argnum, g, ans, args, kwargs):
-    start, stop, total = _bounds(args, argnum)
-    lead = np.shape(g)[:-1]
-    return np.concatenate([np.zeros(lead + (start,)), g, np.zeros(lead + (total - stop,))], axis=-1)
+def _concat_jvp(argnums, gs, ans, args, kwargs):
+    # One joint JVP: the tangents side by side, zeros (tangent-shaped) for constant arguments.
+    lead = np.broadcast_shapes(*(np.shape(g)[:-1] for g in gs))
+    tangent = dict(zip(argnums, gs))
+    parts = []
+    for i, a in enumerate(args):
+        width = onp.shape(a)[-1]
+        parts.append(np.broadcast_to(tangent[i], lead + (width,)) if i in tangent
+                     else np.zeros(lead + (width,)))
+    return np.concatenate(parts, axis=-1)
 
 
 def _concat_vjp(argnum, ans, args, kwargs):
@@ -52,10 +58,19 @@ def _concat_vjp(argnum, ans, args, kwargs):
     return vjp
 
 
-defjvp_argnum(concat, _concat_jvp)
+defjvp_argnums(concat, _concat_jvp)
 defvjp_argnum(concat, _concat_vjp)
 
 
+@primitive
 def sigmoid(a):
-    """The logistic function 1 / (1 + exp(-a)), written through tanh so it never overflows."""
-    return 0.5 * (np.tanh(0.5 * a) + 1.0)
+    """The logistic function 1 / (1 + exp(-a)), computed through tanh so it never overflows.
+
+    A primitive so that its derivative s (1 - s) costs one multiplication of the tangent, not
+    the three that differentiating 0.5 (tanh(a / 2) + 1) through autograd would.
+    """
+    return 0.5 * (onp.tanh(0.5 * a) + 1.0)
+
+
+defjvp(sigmoid, lambda g, ans, a: g * (ans * (1.0 - ans)))
+defvjp(sigmoid, lambda ans, a: lambda g: g * (ans * (1.0 - ans)))

@@ -19,8 +19,10 @@ def unroll(cell, params, inputs, state0):
     `inputs` has shape (T, ..., D). Overflow in the forward pass is not an error here (a linear
     RNN that explodes still has a well-defined Jacobian); callers check what they use.
     """
-    states = [np.asarray(state0, dtype=float)]
+    state0 = np.asarray(state0, dtype=float)
+    states = np.empty((len(inputs) + 1,) + state0.shape)  # filled in place: no second copy
+    states[0] = state0
     with np.errstate(over="ignore", invalid="ignore"):
-        for x in inputs:
-            states.append(np.asarray(cell(params, states[-1], x), dtype=float))
-    return np.stack(states)
+        for t, x in enumerate(inputs):
+            states[t + 1] = cell(params, states[t], x)
+    return states
