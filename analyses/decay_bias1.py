@@ -5,18 +5,10 @@ Writes figures/decay_bias1.png by running COMMAND through the CLI (what the READ
 Run it from anywhere: `python analyses/decay_bias1.py`, or every figure with `make figures`.
 """
 
-import os
-import shlex
-import sys
+from _run import run_command
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMAND = ("gradflow plot decay --cell rnn --cell lstm --cell gru --steps 200 --samples 5 "
            "-o figures/decay_bias1.png")
 
 if __name__ == "__main__":
-    sys.path.insert(0, ROOT)
-    os.chdir(ROOT)
-    os.makedirs("figures", exist_ok=True)
-    from gradflow.cli import main
-
-    main(shlex.split(COMMAND)[1:], standalone_mode=False)
+    run_command(COMMAND)

@@ -18,6 +18,7 @@ def main(names):
     if names:
         scripts = [p for p in scripts if p.stem in names]
     os.chdir(HERE.parent)  # the scripts' commands name paths relative to the repository root
+    sys.path.insert(0, str(HERE))  # where the scripts find _run
     (HERE.parent / "figures").mkdir(exist_ok=True)
     total = time.perf_counter()
     for i, script in enumerate(scripts, 1):

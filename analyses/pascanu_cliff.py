@@ -1,15 +1,14 @@
-"""figures/pascanu_cliff.png: Pascanu's single-unit cliff with plain and norm-clipped gradient
-descent. Run from the repository root: python analyses/pascanu_cliff.py"""
+"""figures/pascanu_cliff.png: Pascanu's single-unit cliff, with plain and norm-clipped gradient
+descent.
 
-import os
+Run it from anywhere: `python analyses/pascanu_cliff.py`, or every figure with `make figures`.
+"""
 
-from gradflow.cli import main
+from _run import run_command
 
-ARGS = ["plot", "cliff", "--x0", "0.5", "--steps", "20", "--target", "0.7",
-        "--w-range", "2,10", "--b-range", "-7,0", "--grid", "301", "--start", "6,-4.2",
-        "--lr", "0.03", "--updates", "60", "--clip-threshold", "3",
-        "-o", "figures/pascanu_cliff.png"]
+COMMAND = ("gradflow plot cliff --x0 0.5 --steps 20 --target 0.7 --w-range 2,10 --b-range -7,0 "
+           "--grid 301 --start 6,-4.2 --lr 0.03 --updates 60 --clip-threshold 3 "
+           "-o figures/pascanu_cliff.png")
 
 if __name__ == "__main__":
-    os.makedirs("figures", exist_ok=True)
-    main(ARGS, standalone_mode=False)
+    run_command(COMMAND)

@@ -5,18 +5,10 @@ Writes figures/phase.png by running COMMAND through the CLI (what the README quo
 Run it from anywhere: `python analyses/phase.py`, or every figure with `make figures`.
 """
 
-import os
-import shlex
-import sys
+from _run import run_command
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMAND = ("gradflow plot phase --hidden 128 --input-size 64 --steps 60 --samples 2 "
            "--scales 0.25:2.5:19 --limit 12 -o figures/phase.png")
 
 if __name__ == "__main__":
-    sys.path.insert(0, ROOT)
-    os.chdir(ROOT)
-    os.makedirs("figures", exist_ok=True)
-    from gradflow.cli import main
-
-    main(shlex.split(COMMAND)[1:], standalone_mode=False)
+    run_command(COMMAND)

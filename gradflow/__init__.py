@@ -10,11 +10,12 @@
 __version__ = "0.1.0"
 
 from .cells import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu  # noqa: E402
-from .decay import DecayProfile, Summary, decay_profile, random_inputs, summarize  # noqa: E402
+from .decay import DecayProfile, Summary, decay_profile, summarize  # noqa: E402
 from .initializers import init_params  # noqa: E402
 from .jacobians import GradientFlow, gradient_flow, lyapunov_spectrum, step_jacobian  # noqa: E402
 from .ops import concat, sigmoid  # noqa: E402
 from .results_io import Table, read_table, write_table  # noqa: E402
+from .sampling import random_inputs  # noqa: E402
 from .unroll import unroll  # noqa: E402
 
 __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch",

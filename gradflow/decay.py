@@ -12,11 +12,10 @@ from typing import Mapping, Optional
 import numpy as np
 
 from . import __version__
-from .cells import get_cell
-from .initializers import init_params
 from .jacobians import gradient_flow
+from .sampling import random_inputs, setup
 
-__all__ = ["Summary", "summarize", "DecayProfile", "decay_profile", "random_inputs",
+__all__ = ["Summary", "summarize", "DecayProfile", "decay_profile",
            "NEUTRAL_DECADES", "HORIZON_DECADES"]
 
 NEUTRAL_DECADES = 1.0   # a fitted change of less than one decade over the length is neutral
@@ -79,11 +78,6 @@ class DecayProfile:
     metadata: Mapping[str, object] = field(default_factory=dict)
 
 
-def random_inputs(steps, input_size, seed):
-    """A (steps, input_size) sequence of i.i.d. standard normal inputs."""
-    return np.random.default_rng(seed).standard_normal((steps, input_size))
-
-
 def _curves(flow):
     curves = {"spectral": flow.log10_spectral_norm, "frobenius": flow.log10_frobenius_norm,
               "loss_gradient": flow.log10_loss_gradient_norm}
@@ -112,21 +106,11 @@ def decay_profile(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gauss
     Returns:
       A `DecayProfile`.
     """
-    fn = get_cell(cell, activation) if isinstance(cell, str) else cell
-    name = cell if isinstance(cell, str) else getattr(cell, "name", getattr(cell, "__name__", "cell"))
-    children = np.random.SeedSequence(seed).spawn(samples + 1)
-    if params is None:
-        params = init_params(fn, hidden, input_size, init=init, scale=scale,
-                             forget_bias=forget_bias, seed=np.random.default_rng(children[0]))
-    else:
-        hidden, input_size = params["weight_hh"].shape[1], params["weight_ih"].shape[1]
-    if inputs is not None:
-        if samples != 1:
-            raise ValueError("a fixed input sequence is one sample: use samples=1")
-        sequences = [np.asarray(inputs, dtype=float)]
-    else:
-        sequences = [random_inputs(steps, input_size, np.random.default_rng(c))
-                     for c in children[1:]]
+    fn, name, params, sequences = setup(
+        cell, hidden=hidden, input_size=input_size, steps=steps, init=init, scale=scale,
+        forget_bias=forget_bias, activation=activation, seed=seed, samples=samples,
+        params=params, inputs=inputs)
+    hidden, input_size = params["weight_hh"].shape[1], params["weight_ih"].shape[1]
     done = 0
     runs = []
     for seq in sequences:

@@ -1,7 +1,7 @@
 """A configured cell, its weights and its input sequences, drawn from one seed.
 
-The analyses of the figure gallery (`phase`, `pairwise`, `gates`, `spectra`) draw exactly what
-`decay.decay_profile` draws for the same arguments: child 0 of `SeedSequence(seed)` makes the
+Every analysis (`decay`, `phase`, `pairwise`, `gates`, `spectra`) draws its network and inputs
+here, so for the same arguments they all see the same thing: child 0 of `SeedSequence(seed)` makes the
 weights, children 1..samples the input sequences. So a heatmap, a gate trace and a decay curve
 made with the same options describe the same network on the same inputs.
 """
@@ -11,10 +11,15 @@ from typing import Mapping, NamedTuple, Sequence
 import numpy as np
 
 from .cells import get_cell
-from .decay import random_inputs
 from .initializers import init_params
 
-__all__ = ["Setup", "setup"]
+__all__ = ["Setup", "setup", "random_inputs"]
+
+
+def random_inputs(steps, input_size, seed):
+    """A (steps, input_size) sequence of i.i.d. standard normal inputs; `seed` an int or a
+    Generator."""
+    return np.random.default_rng(seed).standard_normal((steps, input_size))
 
 
 class Setup(NamedTuple):
