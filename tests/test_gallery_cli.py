@@ -148,3 +148,13 @@ def test_plot_functions_draw_on_the_given_axes_and_return_it():
     fig = plt.figure()
     assert plot_gates(results["gates"]) is plt.gca()  # ax=None draws on the current Axes
     plt.close(fig)
+
+
+@pytest.mark.parametrize("kind", ["decay", "phase", "heatmap", "spectrum", "gates"])
+def test_every_kind_runs_with_the_default_sizes(kind, tmp_path):
+    # Regression: --hidden and --input-size default to None on the command line (a weights
+    # file may supply them); every kind must resolve them, not pass None on.
+    out = tmp_path / f"{kind}.png"
+    result = CliRunner().invoke(main, ["plot", kind, "--steps", "6", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert matplotlib.image.imread(out).shape[0] > 0

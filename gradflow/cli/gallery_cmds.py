@@ -25,8 +25,7 @@ from ..sampling import setup
 from ..spectra import spectrum, spectrum_from_table, spectrum_to_table
 from .base import fail, plot, progress_bar
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import DEFAULT_CELLS, load_input_file, load_trained, pop_flow_options
-from .options import flow_options
+from .options import DEFAULT_CELLS, flow_options, pop_flow_options, resolve_flow
 from .plot_cmds import read_results
 
 
@@ -70,29 +69,6 @@ def _save(save_results, table):
             write_table(save_results, table)
         except OSError as err:
             fail(f"{save_results}: cannot write ({err.strerror})")
-
-
-def _data(config, cells):
-    """(cell name, keyword arguments for an analysis) per cell, from the flow options."""
-    extra = {"params": None, "inputs": None}
-    if config["weights_file"]:
-        loaded = load_trained(config["weights_file"], cells, config["activation"])
-        cells, extra["params"] = (loaded.cell.name,), loaded.params
-    if config["input_file"]:
-        inputs = load_input_file(config["input_file"], config["input_size"])
-        if config["samples"] != 1:
-            fail("--input-file gives one input sequence: --samples must be 1")
-        if config["steps"] is not None:
-            if config["steps"] > len(inputs):
-                fail(f"--steps {config['steps']} is longer than the input file "
-                     f"({len(inputs)} steps)")
-            inputs = inputs[:config["steps"]]
-        extra["inputs"] = inputs
-    kws = {"hidden": config["hidden"], "input_size": config["input_size"] or 8,
-           "steps": config["steps"] or 100, "init": config["init"], "scale": config["scale"],
-           "forget_bias": config["forget_bias"], "seed": config["seed"],
-           "samples": config["samples"], **extra}
-    return list(cells), kws
 
 
 def _ticker(bar):
@@ -174,14 +150,13 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
                 ParameterSource.COMMANDLINE:
             fail("the phase diagram sweeps the scale: use --scales, not --scale")
         grid = parse_scales(scales)
-        cells = config["cells"] or DEFAULT_CELLS
-        steps = config["steps"] or 100
-        with progress_bar(len(cells) * len(grid) * config["samples"] * steps,
+        cells, kws, _ = resolve_flow(config)
+        with progress_bar(len(cells) * len(grid) * kws["samples"] * kws["steps"],
                           "phase diagram", config["quiet"]) as bar:
             diagram = phase_diagram(
-                cells, grid, hidden=config["hidden"], input_size=config["input_size"] or 8,
-                steps=steps, init=config["init"], seed=config["seed"],
-                samples=config["samples"], forget_bias=config["forget_bias"],
+                cells, grid, hidden=kws["hidden"], input_size=kws["input_size"],
+                steps=kws["steps"], init=kws["init"], seed=kws["seed"],
+                samples=kws["samples"], forget_bias=kws["forget_bias"],
                 activation=config["activation"], progress=_ticker(bar))
         _save(save_results, phase_to_table(diagram))
     if heatmap_cell is not None and heatmap_cell not in diagram.cells:
@@ -220,7 +195,7 @@ def heatmap(results, output, dpi, width, height, save_results, title, stride, li
             fail("the heatmap shows one cell: give at most one --cell")
         if config["samples"] != 1:
             fail("the heatmap shows one input sequence: --samples must be 1")
-        cells, kws = _data(config, config["cells"] or ("rnn",))
+        cells, kws, _ = resolve_flow(config, config["cells"] or ("rnn",))
         try:
             s = setup(cells[0], activation=config["activation"], **kws)
         except ValueError as err:
@@ -268,7 +243,7 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
             fail(f"--distances {missing[0]}: not in the results (they hold "
                  f"{', '.join(map(str, available)) or 'none'})")
     else:
-        cells, kws = _data(config, config["cells"] or DEFAULT_CELLS)
+        cells, kws, _ = resolve_flow(config, config["cells"] or DEFAULT_CELLS)
         T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
         if wanted and wanted[-1] > T:
             fail(f"--distances {wanted[-1]}: longer than the sequence ({T} steps)")
@@ -309,7 +284,7 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
         gateless = [c for c in cells if c not in KEEP_GATE]
         if gateless:
             fail(f"--cell {gateless[0]}: has no gates; use lstm, gru or gru_torch")
-        cells, kws = _data(config, cells)
+        cells, kws, _ = resolve_flow(config, cells)
         T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
         per_cell = config["samples"] * T
         traces = []

@@ -105,24 +105,27 @@ def pop_flow_options(opts):
     return {k: opts.pop(k) for k in FLOW_OPTION_NAMES}
 
 
-def compute_profiles(cells, activation, hidden, input_size, steps, init, scale, forget_bias,
-                     seed, samples, weights_file, input_file, quiet):
-    """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles."""
-    params, extra = None, {}
-    if weights_file:
-        loaded = load_trained(weights_file, cells, activation)
+def resolve_flow(config, default_cells=DEFAULT_CELLS):
+    """Check the flow options and resolve their defaults, loading weights and input files.
+
+    Returns (cell names, keyword arguments for `decay_profile` / `sampling.setup` without
+    `activation`, extra metadata naming the files used). One-line errors for bad input.
+    """
+    cells, hidden, input_size = tuple(config["cells"]), config["hidden"], config["input_size"]
+    steps, samples = config["steps"], config["samples"]
+    params, inputs, extra = None, None, {}
+    if config["weights_file"]:
+        loaded = load_trained(config["weights_file"], cells, config["activation"])
         cells, params = (loaded.cell.name,), loaded.params
         for option, given, found in (("--input-size", input_size, loaded.input_size),
                                      ("--hidden", hidden, loaded.hidden)):
             if given is not None and given != found:
                 fail(f"{option} {given} does not match the weights file, whose size is {found}")
         input_size, hidden = loaded.input_size, loaded.hidden
-        extra = {"weights": os.path.basename(weights_file), "init": None, "scale": None,
-                 "forget_bias": None}
-    cells = cells or DEFAULT_CELLS
-    inputs = None
-    if input_file:
-        inputs = load_input_file(input_file, input_size)
+        extra = {"weights": os.path.basename(config["weights_file"]), "init": None,
+                 "scale": None, "forget_bias": None}
+    if config["input_file"]:
+        inputs = load_input_file(config["input_file"], input_size)
         if samples != 1:
             fail("--input-file gives one input sequence: --samples must be 1")
         if steps is not None:
@@ -130,12 +133,21 @@ def compute_profiles(cells, activation, hidden, input_size, steps, init, scale, 
                 fail(f"--steps {steps} is longer than the input file ({len(inputs)} steps)")
             inputs = inputs[:steps]
         input_size, steps = inputs.shape[1], len(inputs)
-        extra["input_file"] = os.path.basename(input_file)
-    input_size = 8 if input_size is None else input_size
-    hidden = 64 if hidden is None else hidden
-    steps = 100 if steps is None else steps
-    profiles = []
-    with progress_bar(len(cells) * samples * steps, "backward sweeps", quiet) as bar:
+        extra["input_file"] = os.path.basename(config["input_file"])
+    kws = {"hidden": 64 if hidden is None else hidden,
+           "input_size": 8 if input_size is None else input_size,
+           "steps": 100 if steps is None else steps, "init": config["init"],
+           "scale": config["scale"], "forget_bias": config["forget_bias"],
+           "seed": config["seed"], "samples": samples, "params": params, "inputs": inputs}
+    return list(cells or default_cells), kws, extra
+
+
+def compute_profiles(**config):
+    """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles."""
+    cells, kws, extra = resolve_flow(config)
+    with progress_bar(len(cells) * kws["samples"] * kws["steps"], "backward sweeps",
+                      config["quiet"]) as bar:
+        profiles = []
         for cell in cells:
             done = [0]
 
@@ -143,8 +155,6 @@ def compute_profiles(cells, activation, hidden, input_size, steps, init, scale, 
                 bar.update(n - done[0])
                 done[0] = n
 
-            profiles.append(decay_profile(
-                cell, hidden=hidden, input_size=input_size, steps=steps, init=init, scale=scale,
-                forget_bias=forget_bias, activation=activation, seed=seed, samples=samples,
-                params=params, inputs=inputs, progress=tick, extra_metadata=extra))
+            profiles.append(decay_profile(cell, activation=config["activation"], progress=tick,
+                                          extra_metadata=extra, **kws))
     return profiles
