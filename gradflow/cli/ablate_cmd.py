@@ -128,7 +128,7 @@ def _write_records(results, fmt, path):
               metavar="FILE", help="Write the records here instead of stdout.")
 @click.option("--figure", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also draw loss and gradient-norm curves to FILE (.png, .pdf or .svg).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, truncation,
              thresholds, modes, max_loss, seed, fmt, output, figure, quiet):
     """Train one cell on one task from one seed under each clipping mode and threshold.

@@ -43,7 +43,7 @@ def _pair(ctx, param, value):
               help="Norm-clipping threshold for the clipped trajectory.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, metavar="FILE",
               help="Figure file (.png, .pdf or .svg).")
-@click.option("--quiet", is_flag=True, help="Do not print the trajectory summary.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the trajectory summary.")
 def cliff(x0, steps, target, w_range, b_range, grid, start, lr, updates, clip_threshold,
           output, quiet):
     """Pascanu's cliff: loss surface of x_t = w sigmoid(x_{t-1}) + b over (w, b), with
