@@ -172,7 +172,7 @@ def test_lstm_with_zero_weights_has_cell_highway_sigmoid_bf_to_the_d(b_f):
 
 # ------------------------------------------------------------------ against explicit products
 
-def _compare_with_explicit(name, Hh, D, T, seed, scale=1.2):
+def _assert_matches_explicit_product(name, Hh, D, T, seed, scale=1.2):
     rng = np.random.default_rng(seed)
     params = random_params(name, Hh, D, rng, scale=scale)
     n = (2 if name == "lstm" else 1) * Hh
@@ -204,12 +204,12 @@ def _assert_resolved_spectrum(log10_svals, P):
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("name", list(CELL_FUNCS))
 def test_norms_equal_those_of_the_explicit_product(name, seed):
-    _compare_with_explicit(name, Hh=5, D=3, T=40, seed=seed)
+    _assert_matches_explicit_product(name, Hh=5, D=3, T=40, seed=seed)
 
 
 def test_lstm_blocks_are_blocks_of_the_full_product():
     Hh = 4
-    flow, products = _compare_with_explicit("lstm", Hh=Hh, D=3, T=30, seed=3)
+    flow, products = _assert_matches_explicit_product("lstm", Hh=Hh, D=3, T=30, seed=3)
     h, c = slice(0, Hh), slice(Hh, 2 * Hh)
     for d, P in enumerate(products, start=1):
         assert abs(flow.blocks["h"].log10_spectral_norm[d - 1] - log10_2norm(P[h, h])) < 1e-9
@@ -240,7 +240,7 @@ def test_default_loss_gradient_is_the_normalised_ones_vector():
 
 def test_hidden_size_one_builtin_cells():
     for name in CELL_FUNCS:
-        _compare_with_explicit(name, Hh=1, D=2, T=15, seed=4)
+        _assert_matches_explicit_product(name, Hh=1, D=2, T=15, seed=4)
 
 
 # ------------------------------------------------------------------ user cells
