@@ -10,7 +10,6 @@ Algorithm 1) bounds the step. Everything here is pure and vectorised over arrays
 
 from typing import NamedTuple
 
-import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import __version__
 from .jacobians import gradient_flow
-from .sampling import random_inputs, setup
+from .sampling import setup
 
 __all__ = ["Summary", "summarize", "DecayProfile", "decay_profile",
            "NEUTRAL_DECADES", "HORIZON_DECADES"]

@@ -1,10 +1,12 @@
 """The command groups and the helpers every subcommand shares."""
 
+import os
 import sys
 
 import click
 
 from .. import __version__
+from ..results_io import format_for, write_table
 
 
 class Group(click.Group):
@@ -40,6 +42,27 @@ def ablate():
 def fail(message):
     """Stop with one line on stderr ("Error: ...") and exit status 1: how commands report bad input."""
     raise click.ClickException(message)
+
+
+def check_results_path(path):
+    """Refuse, before any work is done, a results path we could not write."""
+    try:
+        format_for(path)
+    except ValueError as err:
+        fail(str(err))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        fail(f"{path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        fail(f"{path}: is a folder")
+
+
+def write_results(path, table):
+    """Write a results table (atomically); a one-line error if the file cannot be written."""
+    try:
+        write_table(path, table)
+    except OSError as err:
+        fail(f"{path}: cannot write ({err.strerror})")
 
 
 def progress_bar(length, label, quiet):

@@ -5,7 +5,6 @@ with none, computes from the options of `gradflow jacobians`; `--save-results` w
 numbers behind the figure so it can be re-plotted.
 """
 
-import os
 
 import click
 import matplotlib.pyplot as plt
@@ -20,10 +19,9 @@ from ..plotting.heatmap import plot_heatmap
 from ..plotting.phase import plot_phase, plot_phase_rates
 from ..plotting.spectrum import plot_spectrum
 from ..plotting.style import RC, TWO_COLUMN
-from ..results_io import format_for, write_table
 from ..sampling import setup
 from ..spectra import spectrum, spectrum_from_table, spectrum_to_table
-from .base import fail, plot, progress_bar
+from .base import check_results_path, fail, plot, progress_bar, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import DEFAULT_CELLS, flow_options, pop_flow_options, resolve_flow
 from .plot_cmds import read_results
@@ -53,22 +51,20 @@ def _start(output, save_results, results, config):
     """Check the paths before any work; refuse computing options next to results files."""
     check_figure_path(output)
     if save_results:
-        try:
-            format_for(save_results)
-        except ValueError as err:
-            fail(str(err))
-        if not os.path.isdir(os.path.dirname(os.path.abspath(save_results))):
-            fail(f"{save_results}: folder does not exist")
+        check_results_path(save_results)
     if results and (config["weights_file"] or config["input_file"]):
         fail("give RESULTS files or --weights/--input-file, not both")
 
 
 def _save(save_results, table):
     if save_results:
-        try:
-            write_table(save_results, table)
-        except OSError as err:
-            fail(f"{save_results}: cannot write ({err.strerror})")
+        write_results(save_results, table)
+
+
+def _read_one(results, what, kind, from_table):
+    if len(results) > 1:
+        fail(f"{what} is drawn from one results file")
+    return read_results(results, _reader(kind, from_table))[0]
 
 
 def _ticker(bar):
@@ -139,9 +135,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
     config = pop_flow_options(opts)
     _start(output, save_results, results, config)
     if results:
-        if len(results) > 1:
-            fail("a phase diagram is drawn from one results file")
-        diagram = read_results(results, _reader("phase", phase_from_table))[0]
+        diagram = _read_one(results, "a phase diagram", "phase", phase_from_table)
     else:
         if config["weights_file"] or config["input_file"]:
             fail("the phase diagram sweeps the scale of random weights on random inputs: "
@@ -187,9 +181,7 @@ def heatmap(results, output, dpi, width, height, save_results, title, stride, li
     config = pop_flow_options(opts)
     _start(output, save_results, results, config)
     if results:
-        if len(results) > 1:
-            fail("a heatmap is drawn from one results file")
-        result = read_results(results, _reader("heatmap", pairwise_from_table))[0]
+        result = _read_one(results, "a heatmap", "heatmap", pairwise_from_table)
     else:
         if len(config["cells"]) > 1:
             fail("the heatmap shows one cell: give at most one --cell")

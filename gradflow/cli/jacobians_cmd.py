@@ -4,8 +4,8 @@ import click
 import numpy as np
 
 from ..decay import profiles_to_table
-from ..results_io import table_to_text, write_table
-from .base import fail, main
+from ..results_io import table_to_text
+from .base import check_results_path, main, write_results
 from .options import compute_profiles, flow_options, pop_flow_options
 from .. import __version__
 
@@ -27,35 +27,15 @@ def jacobians(fmt, output, **opts):
     """
     config = pop_flow_options(opts)
     if output:
-        _check_output(output)
+        check_results_path(output)
     profiles = compute_profiles(**config)
     table = profiles_to_table(profiles)
     if output:
-        try:
-            write_table(output, table)
-        except OSError as err:
-            fail(f"{output}: cannot write ({err.strerror})")
+        write_results(output, table)
     if fmt == "table":
         click.echo(format_summary(profiles))
     else:
         click.echo(table_to_text(table, fmt), nl=False)
-
-
-def _check_output(path):
-    """Refuse a bad output path before any work is done."""
-    import os
-
-    from ..results_io import format_for
-
-    try:
-        format_for(path)
-    except ValueError as err:
-        fail(str(err))
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        fail(f"{path}: folder {folder} does not exist")
-    if os.path.isdir(path):
-        fail(f"{path}: is a folder")
 
 
 def log_spaced(T, per_decade=2):
