@@ -1,69 +1,194 @@
 """Make the PyTorch fixtures in this folder: the independent oracle for `gradflow.weights`.
 
-Run once by hand, in an environment with torch (never by the test suite, which reads the files):
+The test suite never runs this script; it reads the files, so the comparisons with PyTorch run
+everywhere, torch or not. Regenerate them by hand in a virtual environment of their own, outside
+the repository, so that torch never becomes a dependency of gradflow (the files were made with
+torch 2.13.0, CPU build, and numpy 2.4.6; each *_run.npz and the two files of random sizes
+record the torch version under `torch_version`):
 
-    python tests/data/make_torch_fixtures.py
+    python3 -m venv /work/torchenv
+    /work/torchenv/bin/pip install torch==2.13.0 numpy pytest hypothesis
+    /work/torchenv/bin/pip install -e .      # gradflow itself: save_weights writes one file
+    /work/torchenv/bin/python tests/data/make_torch_fixtures.py
 
-For each module (input size 3, hidden size 5, float64, seeded) it writes
-- torch_<name>.npz: the module's state_dict exactly as a user saves it,
-  np.savez(path, **{k: v.numpy() for k, v in module.state_dict().items()});
-- torch_<name>_run.npz: `inputs` (7, 3), the initial state `h0` (5,) (and `c0` for the LSTM), and
-  the states PyTorch computes from them, `h` (7, 5) (and `c` (7, 5) for the LSTM).
-The state_dict lives in a file of its own because `load_weights` rejects keys a state_dict does
-not have. The LSTM is run one step at a time so that its cell state c_t is seen at every step;
-the script checks that the stepwise run equals the module's run over the whole sequence.
+Everything is seeded: run again with the same versions, the script rewrites every file bit for
+bit (`git status` stays clean). In that environment `pytest tests/test_weights.py` also runs the
+live variants, which call the functions below at fresh seeds and check that the stored files
+are what this script makes.
+
+Files (all arrays float64; a state in PyTorch's layout, LSTM cell state apart):
+- torch_<name>.npz, for five modules of input size 3 and hidden size 5: the state_dict exactly as
+  a user saves it, np.savez(path, **{k: v.numpy() for k, v in module.state_dict().items()}).
+  It lives in a file of its own because `load_weights` rejects keys a state_dict does not have.
+- torch_<name>_run.npz: `inputs` (7, 3), the initial state `h0` (5,) (and `c0` for the LSTM),
+  and the states PyTorch computes from them, `h` (7, 5) (and `c` (7, 5) for the LSTM).
+- torch_random_sizes.npz: the twelve cases of random sizes, module in RANDOM_MODULES, seed in
+  RANDOM_SEEDS (see `random_case`), each under the prefix '<module>/seed<seed>/': the state_dict
+  (PyTorch's keys), `inputs` (T, D), `h0` (H,), `h` (T, H) and, for the LSTM, `c0`, `c`.
+- torch_saved_by_gradflow.npz: PyTorch reading a file that gradflow's `save_weights` wrote
+  (see `saved_by_gradflow_case`): `params/<name>`, the parameters handed to save_weights;
+  `state_dict/<key>`, what nn.GRU holds after load_state_dict(strict=True) of that file;
+  `inputs`, `h0` and PyTorch's states `h` from those weights.
+
+Modules are run one step at a time, so that the LSTM's cell state c_t is seen at every step; the
+script checks that the stepwise run equals the module's run over the whole sequence.
 """
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from gradflow.weights import save_weights
+
 HERE = Path(__file__).resolve().parent
 INPUT_SIZE, HIDDEN, STEPS = 3, 5, 7
-MODULES = {
-    "rnn_tanh": lambda: torch.nn.RNN(INPUT_SIZE, HIDDEN, nonlinearity="tanh"),
-    "rnn_relu": lambda: torch.nn.RNN(INPUT_SIZE, HIDDEN, nonlinearity="relu"),
-    "lstm": lambda: torch.nn.LSTM(INPUT_SIZE, HIDDEN),
-    "gru": lambda: torch.nn.GRU(INPUT_SIZE, HIDDEN),
-    "gru_nobias": lambda: torch.nn.GRU(INPUT_SIZE, HIDDEN, bias=False),
+FIXED = {  # file name -> (module, bias); the seed is the position in this dict
+    "rnn_tanh": ("rnn_tanh", True),
+    "rnn_relu": ("rnn_relu", True),
+    "lstm": ("lstm", True),
+    "gru": ("gru", True),
+    "gru_nobias": ("gru", False),
 }
+RANDOM_MODULES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+RANDOM_SEEDS = range(3)
+SAVED_SEED = 0
 
 
-def run(module, inputs, state0):
-    """States after each step, (T, H) each, fed one step at a time; checked against one call."""
+def make_module(name, input_size, hidden, bias=True):
+    """A float64 one-layer module: 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru'."""
+    if name.startswith("rnn_"):
+        module = torch.nn.RNN(input_size, hidden, nonlinearity=name[4:], bias=bias)
+    else:
+        module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name](input_size, hidden, bias=bias)
+    return module.to(torch.float64)
+
+
+def run(module, inputs, h0, c0=None):
+    """PyTorch's states after each step from `inputs` (T, D) and h0 (H,) (c0 for an LSTM).
+
+    Returns {'h': (T, H)} and, for an LSTM, 'c': (T, H), as numpy arrays.
+    """
     is_lstm = isinstance(module, torch.nn.LSTM)
+    state0 = (h0[None, None], c0[None, None]) if is_lstm else h0[None, None]
     state, hs, cs = state0, [], []
-    for x in inputs:
-        _, state = module(x[None, None, :], state)
-        hs.append((state[0] if is_lstm else state)[0, 0])
-        if is_lstm:
-            cs.append(state[1][0, 0])
-    whole, last = module(inputs[:, None, :], state0)
-    gap = (whole[:, 0] - torch.stack(hs)).abs().max().item()
-    assert gap < 1e-14, f"stepwise and whole-sequence runs differ by {gap}"
+    with torch.no_grad():
+        for x in inputs:
+            _, state = module(x[None, None, :], state)
+            hs.append((state[0] if is_lstm else state)[0, 0])
+            if is_lstm:
+                cs.append(state[1][0, 0])
+        whole, last = module(inputs[:, None, :], state0)
+    h = torch.stack(hs)
+    # Relative: a relu RNN with enlarged weights grows far past 1.
+    size = max(1.0, h.abs().max().item())
+    gap = (whole[:, 0] - h).abs().max().item()
+    assert gap <= 1e-14 * size, f"stepwise and whole-sequence runs differ by {gap}"
+    if not is_lstm:
+        return {"h": h.numpy()}
+    c = torch.stack(cs)
+    assert (last[1][0, 0] - c[-1]).abs().max().item() <= 1e-14 * max(1.0, c.abs().max().item())
+    return {"h": h.numpy(), "c": c.numpy()}
+
+
+def fixed_case(seed, module_name, bias):
+    """(state_dict, run arrays) of one module of input size 3 and hidden size 5."""
+    torch.manual_seed(seed)
+    module = make_module(module_name, INPUT_SIZE, HIDDEN, bias)
+    inputs = torch.randn(STEPS, INPUT_SIZE, dtype=torch.float64)
+    h0 = torch.randn(HIDDEN, dtype=torch.float64)
+    c0 = torch.randn(HIDDEN, dtype=torch.float64)
+    is_lstm = module_name == "lstm"
+    arrays = {"inputs": inputs.numpy(), "h0": h0.numpy()}
     if is_lstm:
-        assert (last[1][0, 0] - cs[-1]).abs().max().item() < 1e-14
-    return torch.stack(hs), (torch.stack(cs) if is_lstm else None)
+        arrays["c0"] = c0.numpy()
+    arrays.update(run(module, inputs, h0, c0 if is_lstm else None))
+    return state_dict_arrays(module), arrays
+
+
+def random_case(module_name, seed):
+    """One module of random sizes: its state_dict, inputs, initial state and PyTorch's states.
+
+    H in [1, 11], D in [1, 7], T in [1, 19] drawn by numpy's default_rng(seed); biases for even
+    seeds only; PyTorch's initial weights multiplied by 3 (trained weights are larger than its
+    uniform(+-1/sqrt(H)) init); inputs, h0 and c0 standard normal. Returns one dict of arrays:
+    the state_dict's keys, 'inputs' (T, D), 'h0' (H,), 'h' (T, H) and, for 'lstm', 'c0', 'c'.
+    """
+    rng = np.random.default_rng(seed)
+    hidden, input_size, steps = (int(v) for v in rng.integers([1, 1, 1], [12, 8, 20]))
+    torch.manual_seed(seed)
+    module = make_module(module_name, input_size, hidden, bias=seed % 2 == 0)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(3.0)
+    inputs = torch.randn(steps, input_size, dtype=torch.float64)
+    h0 = torch.randn(hidden, dtype=torch.float64)
+    c0 = torch.randn(hidden, dtype=torch.float64)
+    is_lstm = module_name == "lstm"
+    arrays = {**state_dict_arrays(module), "inputs": inputs.numpy(), "h0": h0.numpy()}
+    if is_lstm:
+        arrays["c0"] = c0.numpy()
+    arrays.update(run(module, inputs, h0, c0 if is_lstm else None))
+    return arrays
+
+
+def saved_by_gradflow_case(seed, input_size=4, hidden=6, steps=9):
+    """A GRU whose parameters gradflow saves and PyTorch loads back (strict) and runs.
+
+    The parameters are drawn by numpy (uniform(+-3/sqrt(H)), gradflow's unsuffixed names), not
+    by PyTorch, so that the file PyTorch reads is gradflow's from the start. Returns one dict:
+    'params/<name>', 'state_dict/<key>' (what the module holds after loading), 'inputs' (T, D),
+    'h0' (H,) and PyTorch's states 'h' (T, H).
+    """
+    rng = np.random.default_rng(seed)
+    bound = 3.0 / np.sqrt(hidden)
+    shapes = {"weight_ih": (3 * hidden, input_size), "weight_hh": (3 * hidden, hidden),
+              "bias_ih": (3 * hidden,), "bias_hh": (3 * hidden,)}
+    params = {name: rng.uniform(-bound, bound, shape) for name, shape in shapes.items()}
+    inputs = rng.standard_normal((steps, input_size))
+    h0 = rng.standard_normal(hidden)
+    module = make_module("gru", input_size, hidden)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "weights.npz"
+        save_weights(path, params)
+        with np.load(path, allow_pickle=False) as data:
+            module.load_state_dict({k: torch.from_numpy(data[k]) for k in data}, strict=True)
+    loaded = state_dict_arrays(module)
+    # What PyTorch loaded is what gradflow was given: a wrong save fails here, not in the data.
+    assert sorted(loaded) == sorted(f"{name}_l0" for name in params)
+    assert all(np.array_equal(loaded[f"{name}_l0"], value) for name, value in params.items())
+    states = run(module, torch.from_numpy(inputs), torch.from_numpy(h0))
+    return {**{f"params/{k}": v for k, v in params.items()},
+            **{f"state_dict/{k}": v for k, v in loaded.items()},
+            "inputs": inputs, "h0": h0, "h": states["h"]}
+
+
+def state_dict_arrays(module):
+    return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def fixtures():
+    """Every file this script writes: {file name: {key: array}}."""
+    version = np.array(torch.__version__)
+    files = {}
+    for seed, (name, (module_name, bias)) in enumerate(FIXED.items()):
+        state_dict, arrays = fixed_case(seed, module_name, bias)
+        files[f"torch_{name}.npz"] = state_dict
+        files[f"torch_{name}_run.npz"] = {**arrays, "torch_version": version}
+    files["torch_random_sizes.npz"] = {
+        f"{module_name}/seed{seed}/{key}": value
+        for module_name in RANDOM_MODULES for seed in RANDOM_SEEDS
+        for key, value in random_case(module_name, seed).items()} | {"torch_version": version}
+    files["torch_saved_by_gradflow.npz"] = {**saved_by_gradflow_case(SAVED_SEED),
+                                            "torch_version": version}
+    return files
 
 
 def main():
-    for seed, (name, make) in enumerate(MODULES.items()):
-        torch.manual_seed(seed)
-        module = make().to(torch.float64)
-        inputs = torch.randn(STEPS, INPUT_SIZE, dtype=torch.float64)
-        h0 = torch.randn(1, 1, HIDDEN, dtype=torch.float64)
-        c0 = torch.randn(1, 1, HIDDEN, dtype=torch.float64)
-        is_lstm = isinstance(module, torch.nn.LSTM)
-        with torch.no_grad():
-            h, c = run(module, inputs, (h0, c0) if is_lstm else h0)
-        np.savez(HERE / f"torch_{name}.npz",
-                 **{k: v.numpy() for k, v in module.state_dict().items()})
-        arrays = {"inputs": inputs.numpy(), "h0": h0[0, 0].numpy(), "h": h.numpy()}
-        if is_lstm:
-            arrays.update(c0=c0[0, 0].numpy(), c=c.numpy())
-        np.savez(HERE / f"torch_{name}_run.npz", **arrays)
-        print(f"torch_{name}.npz: {sorted(module.state_dict())}; torch {torch.__version__}")
+    for name, arrays in fixtures().items():
+        np.savez(HERE / name, **arrays)
+        print(f"{name}: {len(arrays)} arrays; torch {torch.__version__}")
 
 
 if __name__ == "__main__":
