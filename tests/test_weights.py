@@ -1,7 +1,10 @@
-"""gradflow.weights against PyTorch: stored fixtures (tests/data/make_torch_fixtures.py) and,
-when torch is importable, live modules of random sizes."""
+"""gradflow.weights against PyTorch: arrays PyTorch computed once, stored in tests/data by
+make_torch_fixtures.py (run everywhere, no torch needed), and, when torch is importable, the
+same comparisons with PyTorch running live (tests named test_live_*)."""
 
 import dataclasses
+import functools
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ from gradflow.unroll import unroll
 from gradflow.weights import WeightsError, load_weights, params_from_state_dict, save_weights
 
 DATA = Path(__file__).parent / "data"
+RANDOM_SEEDS = range(3)  # the seeds stored in tests/data/torch_random_sizes.npz
 FIXTURES = {  # file name -> (activation, kind, cell name)
     "rnn_tanh": ("tanh", "rnn", "rnn"),
     "rnn_relu": ("relu", "rnn", "rnn_relu"),
@@ -32,9 +36,29 @@ def states_from(loaded, run):
     return unroll(loaded.cell, loaded.params, run["inputs"], state0)[1:], expected
 
 
+def fixture_maker():
+    """tests/data/make_torch_fixtures.py as a module, for the live tests; skips without torch."""
+    pytest.importorskip("torch")
+    return _fixture_maker()
+
+
+@functools.cache
+def _fixture_maker():
+    spec = importlib.util.spec_from_file_location("make_torch_fixtures",
+                                                  DATA / "make_torch_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def fixture_state_dict(name):
     with np.load(DATA / f"torch_{name}.npz") as data:
         return {key: data[key] for key in data}
+
+
+def under(arrays, prefix):
+    """The arrays whose key starts with `prefix`, under the rest of their key."""
+    return {key.removeprefix(prefix): arrays[key] for key in arrays if key.startswith(prefix)}
 
 
 def write_npz(path, arrays):
@@ -84,43 +108,38 @@ def test_the_oracle_tells_formulations_apart(name, wrong_cell):
     assert np.max(np.abs(states - expected)) > 1e-2
 
 
-# --- PyTorch live, random sizes ------------------------------------------------------------
+# --- PyTorch, random sizes -----------------------------------------------------------------
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", RANDOM_SEEDS)
+@pytest.mark.parametrize("module", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
+def test_pytorch_random_sizes(module, seed, tmp_path):
+    """The stored case (H, D, T random, bias for even seeds only, weights x3, random h0, c0)."""
+    with np.load(DATA / "torch_random_sizes.npz", allow_pickle=False) as data:
+        case = under(data, f"{module}/seed{seed}/")
+    assert_reproduces_pytorch(module, case, tmp_path)
+
+
+@pytest.mark.parametrize("seed", range(3, 6))
 @pytest.mark.parametrize("module", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
 def test_live_pytorch_random_sizes(module, seed, tmp_path):
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(seed)
-    H, D, T = (int(v) for v in rng.integers([1, 1, 1], [12, 8, 20]))
-    bias = bool(seed % 2 == 0)
-    torch.manual_seed(seed)
-    make = {"rnn_tanh": lambda: torch.nn.RNN(D, H, nonlinearity="tanh", bias=bias),
-            "rnn_relu": lambda: torch.nn.RNN(D, H, nonlinearity="relu", bias=bias),
-            "lstm": lambda: torch.nn.LSTM(D, H, bias=bias),
-            "gru": lambda: torch.nn.GRU(D, H, bias=bias)}[module]
-    net = make().to(torch.float64)
-    with torch.no_grad():  # trained weights are larger than PyTorch's uniform(+-1/sqrt(H)) init
-        for p in net.parameters():
-            p.mul_(3.0)
-    inputs = torch.randn(T, 1, D, dtype=torch.float64)
-    h0 = torch.randn(1, 1, H, dtype=torch.float64)
-    c0 = torch.randn(1, 1, H, dtype=torch.float64)
-    is_lstm = module == "lstm"
-    with torch.no_grad():
-        state, expected = ((h0, c0) if is_lstm else h0), []
-        for x in inputs:
-            _, state = net(x[None], state)
-            expected.append(torch.cat([state[0], state[1]], -1) if is_lstm else state)
-    expected = torch.cat(expected)[:, 0].numpy()
+    """The same comparison with PyTorch running now, at seeds that are not stored."""
+    case = fixture_maker().random_case(module, seed)
+    assert_reproduces_pytorch(module, case, tmp_path)
 
-    path = write_npz(tmp_path / "w.npz",
-                     {k: v.detach().numpy() for k, v in net.state_dict().items()})
+
+def assert_reproduces_pytorch(module, case, tmp_path):
+    """gradflow's states from PyTorch's state_dict, by file and in memory, equal PyTorch's."""
+    state_dict = {key: value for key, value in case.items() if key.startswith(("weight", "bias"))}
+    path = write_npz(tmp_path / "w.npz", state_dict)
     activation = "relu" if module == "rnn_relu" else "tanh"
+    H, D = len(case["h0"]), case["inputs"].shape[1]
+    is_lstm = module == "lstm"
+    state0 = np.concatenate([case["h0"], case["c0"]]) if is_lstm else case["h0"]
+    expected = np.concatenate([case["h"], case["c"]], axis=1) if is_lstm else case["h"]
     for loaded in (load_weights(path, activation=activation),
-                   params_from_state_dict(net.state_dict(), activation=activation)):
+                   params_from_state_dict(state_dict, activation=activation)):
         assert (loaded.hidden, loaded.input_size) == (H, D)
-        state0 = torch.cat([h0, c0], -1) if is_lstm else h0
-        states = unroll(loaded.cell, loaded.params, inputs[:, 0].numpy(), state0[0, 0].numpy())
+        states = unroll(loaded.cell, loaded.params, case["inputs"], state0)
         # Relative to the states' size: a relu RNN with 3x weights may grow well past 1.
         assert np.max(np.abs(states[1:] - expected)) <= TOL * max(1.0, np.max(np.abs(expected)))
 
@@ -151,16 +170,47 @@ def test_save_writes_pytorch_naming(tmp_path):
 
 
 def test_pytorch_reads_saved_weights_back(tmp_path):
-    torch = pytest.importorskip("torch")
-    save_weights(tmp_path / "w.npz", load_weights(DATA / "torch_gru.npz"))
-    net = torch.nn.GRU(3, 5).to(torch.float64)
-    with np.load(tmp_path / "w.npz") as data:
-        net.load_state_dict({k: torch.from_numpy(data[k]) for k in data}, strict=True)
-    run = np.load(DATA / "torch_gru_run.npz")
-    with torch.no_grad():
-        out, _ = net(torch.from_numpy(run["inputs"])[:, None],
-                     torch.from_numpy(run["h0"])[None, None])
-    assert np.max(np.abs(out[:, 0].numpy() - run["h"])) <= TOL
+    """The file save_weights writes is the state_dict nn.GRU loaded (strict) when the fixture
+    was made, and reloaded by gradflow it computes the states PyTorch computed from it."""
+    with np.load(DATA / "torch_saved_by_gradflow.npz", allow_pickle=False) as data:
+        case = {key: data[key] for key in data}
+    assert_saved_weights_read_back(case, tmp_path)
+
+
+def test_live_pytorch_reads_saved_weights_back(tmp_path):
+    """The same with PyTorch loading gradflow's file now, for parameters that are not stored."""
+    assert_saved_weights_read_back(fixture_maker().saved_by_gradflow_case(seed=7), tmp_path)
+
+
+def assert_saved_weights_read_back(case, tmp_path):
+    params, torch_loaded = under(case, "params/"), under(case, "state_dict/")
+    save_weights(tmp_path / "w.npz", params)
+    with np.load(tmp_path / "w.npz", allow_pickle=False) as data:
+        assert sorted(data) == sorted(torch_loaded)
+        for key, value in torch_loaded.items():
+            assert data[key].dtype == value.dtype and np.array_equal(data[key], value)
+    again = load_weights(tmp_path / "w.npz")
+    states = unroll(again.cell, again.params, case["inputs"], case["h0"])
+    assert np.max(np.abs(states[1:] - case["h"])) <= TOL * max(1.0, np.max(np.abs(case["h"])))
+
+
+def test_live_fixtures_are_what_the_script_makes():
+    """tests/data holds exactly what make_torch_fixtures.py writes, bit for bit: no file was
+    edited by hand or left stale. Needs the torch version that made the files."""
+    maker = fixture_maker()
+    made = maker.fixtures()
+    assert sorted(made) == sorted(p.name for p in DATA.glob("torch_*.npz"))
+    with np.load(DATA / "torch_random_sizes.npz", allow_pickle=False) as data:
+        version = str(data["torch_version"])
+    if maker.torch.__version__ != version:
+        pytest.skip(f"the fixtures were made with torch {version}, "
+                    f"this is torch {maker.torch.__version__}")
+    for name, arrays in made.items():
+        with np.load(DATA / name, allow_pickle=False) as data:
+            assert sorted(data) == sorted(arrays), name
+            for key, value in arrays.items():
+                assert data[key].dtype == value.dtype and np.array_equal(data[key], value), (
+                    f"{name}: {key}")
 
 
 def test_save_rejects_bad_params(tmp_path):
