@@ -12,13 +12,17 @@ __version__ = "0.1.0"
 from .cells import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu  # noqa: E402
 from .decay import DecayProfile, Summary, decay_profile, summarize  # noqa: E402
 from .initializers import init_params  # noqa: E402
-from .jacobians import GradientFlow, gradient_flow, lyapunov_spectrum, step_jacobian  # noqa: E402
+from .jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,  # noqa: E402
+                        lyapunov_spectrum, step_jacobian)
+from .spectral_norm import top_singular_value  # noqa: E402
 from .ops import concat, sigmoid  # noqa: E402
 from .results_io import Table, read_table, write_table  # noqa: E402
 from .sampling import random_inputs  # noqa: E402
 from .unroll import unroll  # noqa: E402
+from .weights import load_weights  # noqa: E402
 
 __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch",
-           "init_params", "unroll", "step_jacobian", "gradient_flow", "GradientFlow",
+           "init_params", "load_weights", "unroll", "step_jacobian", "gradient_flow",
+           "GradientFlow", "Scaled", "NotDifferentiableError", "top_singular_value",
            "lyapunov_spectrum", "decay_profile", "DecayProfile", "Summary", "summarize",
            "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table"]

@@ -1,11 +1,10 @@
 """Jacobian products ds_T/ds_t across time, their norms at every distance, Lyapunov exponents.
 
-The step Jacobian J_t = ds_t/ds_{t-1} comes from autograd differentiating the cell, in one
-forward-mode pass per step: the cell is evaluated once at the unbatched state (n,) while a batch
-of k tangents (k, n) rides along, so the nonlinearities are evaluated once, not n times. The
-product P_d = ds_T/ds_{T-d} = J_T J_{T-1} ... J_{T-d+1} is accumulated backwards from T, kept at
-unit Frobenius norm, with its log10 scale carried separately: nothing overflows or underflows at
-any length. Memory is O(T n + n^2): the states are kept, the Jacobians are not.
+The step Jacobian J_t = ds_t/ds_{t-1} comes from autograd differentiating the cell
+(`gradflow.linearization`). The product P_d = ds_T/ds_{T-d} = J_T J_{T-1} ... J_{T-d+1} is
+accumulated backwards from T, kept at unit Frobenius norm, with its log10 scale carried
+separately: nothing overflows or underflows at any length. Memory is O(T n + n^2): the states
+are kept, the Jacobians are not. Spectral norms come from `gradflow.spectral_norm`.
 
 References:
   Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks.
@@ -17,116 +16,34 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, NamedTuple, Optional
 
 import numpy as np
-import scipy.linalg
-from autograd.core import make_jvp
 
+from .linearization import Linearization, NotDifferentiableError, step_jacobian
+from .spectral_norm import singular_values, top_singular_value
 from .unroll import default_state, unroll
 
-__all__ = ["Linearization", "step_jacobian", "top_singular_value", "BlockNorms",
-           "GradientFlow", "gradient_flow", "lyapunov_spectrum", "default_blocks"]
+__all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_singular_value",
+           "Scaled", "BlockNorms", "GradientFlow", "gradient_flow", "lyapunov_spectrum",
+           "default_blocks", "trajectory"]
 
 
-class Linearization:
-    """J t for a batch of tangents t, from autograd's forward mode.
+class Scaled(NamedTuple):
+    """An array held as `mantissa * 10**log10_scale`, so that a product of thousands of
+    Jacobians neither overflows nor underflows.
 
-    The batched pass needs every primitive in the cell to broadcast its JVP over a leading
-    tangent axis. The built-in cells do; a user cell might not (autograd's `concatenate`, a sum
-    over all axes, a state of size 1). So the first call checks the batched result against one
-    unbatched JVP, which is always right, and if they disagree every later call pushes the
-    tangents through one at a time: slower, never wrong. `batched` tells which route was taken.
+    For one product ds_T/ds_t: `mantissa` (n, n) has Frobenius norm 1 and `log10_scale` is a
+    float. For the loss gradients: `mantissa` (T, n) has unit rows and `log10_scale` (T,) is
+    log10 of each row's norm (-inf for an exactly zero gradient, whose row is zero).
     """
+    mantissa: np.ndarray
+    log10_scale: object
 
-    def __init__(self, cell, params):
-        self.cell, self.params = cell, params
-        self.batched = None  # unknown until the first call
-
-    def __call__(self, state, x, tangents):
-        """Rows J t_i for the rows t_i of `tangents` (k, n); J = d cell / d state at (state, x)."""
-        tangents = np.asarray(tangents, dtype=float)
-        k = tangents.shape[0]
-        with np.errstate(over="ignore", invalid="ignore"):
-            jvp = make_jvp(lambda s: self.cell(self.params, s, x), state)
-            if self.batched is not False:
-                out = self._batched(jvp, tangents, state)
-                if out is not None:
-                    return out
-            return np.stack([np.asarray(jvp(t)[1], dtype=float) for t in tangents])[:k]
-
-    def _batched(self, jvp, tangents, state):
-        k, n = tangents.shape
-        # A leading axis of length 1 is mistaken for a broadcast axis by autograd's `add` JVP.
-        padded = tangents if k > 1 else np.vstack([tangents, np.zeros_like(tangents)])
-        try:
-            out = np.asarray(jvp(padded)[1], dtype=float)
-        except (ValueError, IndexError, TypeError):
-            out = None
-        if out is None or out.shape[0] != padded.shape[0] or out.ndim != 2:
-            self.batched = False
-            return None
-        if self.batched is None:
-            mix = np.random.default_rng(0).standard_normal(padded.shape[0])
-            single = np.asarray(jvp(mix @ padded)[1], dtype=float)
-            self.batched = bool(single.shape == out.shape[1:] and np.allclose(
-                single, mix @ out, rtol=1e-9, atol=1e-12 * (1 + np.abs(single).max())))
-            if not self.batched:
-                return None
-        return out[:k]
-
-
-def step_jacobian(cell, params, state, x):
-    """The step Jacobian d cell(params, state, x) / d state, shape (n_out, n).
-
-    `state` has shape (n,), `x` shape (D,). One batched forward-mode pass.
-    """
-    state = np.asarray(state, dtype=float)
-    return Linearization(cell, params)(state, x, np.eye(state.shape[-1])).T
-
-
-def top_singular_value(P, U=None, *, block=3, depth=4, rtol=1e-8, maxiter=50):
-    """Largest singular value of P (m, n), by warm-started block Krylov iteration.
-
-    The Rayleigh-Ritz step is taken on span{U, A U, ..., A^depth U}, A = P P^T, U a block of
-    `block` vectors: Krylov subspaces converge with the square root of the relative gap between
-    the top singular values where plain power iteration converges with the gap itself (Musco &
-    Musco 2015), which matters when the top of the spectrum is crowded. `U` (m, block)
-    warm-starts it: the left singular vectors of ds_T/ds_t move little from one distance to the
-    next, so one O(m n block depth) iteration usually suffices. It stops when the residual
-    ||P v - sigma u|| of the top Ritz pair is below rtol * sigma, or when the estimate changes by
-    less than 1e-12 of itself, and falls back to a full SVD after `maxiter` iterations.
-
-    Returns (sigma, U), U the block to warm-start the next call.
-    """
-    m = P.shape[0]
-    b = min(block, m, P.shape[1])
-    if U is None or U.shape != (m, b):
-        U = np.eye(m, b) + np.random.default_rng(0).standard_normal((m, b)) / np.sqrt(m)
-    previous = 0.0
-    for _ in range(maxiter):
-        basis, V = [U], U
-        for _ in range(depth):
-            V = P @ (P.T @ V)
-            V = V / np.maximum(np.linalg.norm(V, axis=0), np.finfo(float).tiny)
-            basis.append(V)
-        K = np.linalg.qr(np.hstack(basis))[0][:, :m]
-        Ub, S, Vt = np.linalg.svd(K.T @ P, full_matrices=False)
-        if S[0] == 0:
-            return 0.0, U
-        U = K @ Ub[:, :b]
-        residual = np.linalg.norm(P @ Vt[0] - S[0] * U[:, 0])
-        if residual <= rtol * S[0] or abs(S[0] - previous) <= 1e-12 * S[0]:
-            return S[0], U
-        previous = S[0]
-    Uf, S, _ = _svd(P)
-    return S[0], Uf[:, :b]
-
-
-def _svd(P, compute_uv=True):
-    """numpy's SVD (LAPACK gesdd), or gesvd where gesdd fails to converge, as it can."""
-    try:
-        return np.linalg.svd(P, full_matrices=False, compute_uv=compute_uv)
-    except np.linalg.LinAlgError:
-        return scipy.linalg.svd(P, full_matrices=False, compute_uv=compute_uv,
-                                lapack_driver="gesvd")
+    def value(self):
+        """The array itself, `mantissa * 10**log10_scale`: it may overflow to inf or underflow
+        to 0 where the scale is beyond float64's range (about +-308)."""
+        scale = np.asarray(self.log10_scale, dtype=float)
+        with np.errstate(over="ignore", under="ignore"):
+            factor = 10.0 ** scale
+        return self.mantissa * (factor[..., None] if scale.ndim else factor)
 
 
 class BlockNorms(NamedTuple):
@@ -142,7 +59,10 @@ class GradientFlow:
     Arrays have shape (T,) and are indexed by `distance` = [1, ..., T]. Norms are log10 and
     -inf where the product is exactly zero. `blocks` maps a block name (for the LSTM 'h' and
     'c') to its norms. `singular_values` maps a distance to the log10 singular values of the
-    product there, descending. `states` (T+1, n) is the forward trajectory s_0, ..., s_T.
+    product there, descending. `products` maps a distance d to ds_T/ds_{T-d} as a `Scaled`
+    (n, n) matrix. `loss_gradients`, when asked for, is a `Scaled` (T, n) whose row d - 1 is
+    dL/ds_{T-d} = dL/ds_T ds_T/ds_{T-d}. `states` (T+1, n) is the forward trajectory
+    s_0, ..., s_T.
     """
     distance: np.ndarray
     log10_spectral_norm: np.ndarray
@@ -151,6 +71,8 @@ class GradientFlow:
     blocks: Mapping[str, BlockNorms] = field(default_factory=dict)
     singular_values: Mapping[int, np.ndarray] = field(default_factory=dict)
     states: Optional[np.ndarray] = None
+    products: Mapping[int, Scaled] = field(default_factory=dict)
+    loss_gradients: Optional[Scaled] = None
 
 
 def default_blocks(cell, params):
@@ -161,40 +83,53 @@ def default_blocks(cell, params):
     return {}
 
 
-def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=None,
-                  spectrum_at=(), progress: Optional[Callable[[int], None]] = None):
+def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_grad=None,
+                  blocks=None, spectrum_at=(), products_at=(), keep_loss_gradients=False,
+                  progress: Optional[Callable[[int], None]] = None):
     """Norms of the Jacobian products ds_T/ds_t for every t, from one forward and one backward sweep.
 
     Args:
       cell: `cell(params, state, x) -> state`, built in or written in autograd.numpy.
       params: the cell's parameters (dict of arrays).
-      inputs: (T, D) input sequence.
+      inputs: (T, D) input sequence; None for a cell without input (an autonomous map
+        s_t = f(s_{t-1}), which is then called with x = None), with `steps` = T.
       state0: (n,) initial state; zeros by default for a built-in cell, required otherwise.
+      steps: the length T when there are no inputs (must equal len(inputs) otherwise).
       loss_grad: (n,) dL/ds_T whose pull-back dL/ds_t = dL/ds_T ds_T/ds_t is reported; by
         default the unit vector (1, ..., 1) / sqrt(n).
       blocks: {name: slice} diagonal blocks of the product to report as well; by default the
         LSTM's 'h' (dh_T/dh_t, the total derivative BPTT propagates) and 'c' (the cell highway).
       spectrum_at: distances at which to keep all singular values of the product, from a QR
         chain of the product (Benettin's method), accurate far below the largest one.
+      products_at: distances d at which to keep the product ds_T/ds_{T-d} itself.
+      keep_loss_gradients: keep every vector dL/ds_t, not only its norm (T n numbers).
       progress: called with the number of backward steps done, for a progress bar.
 
     Returns:
       A `GradientFlow`.
+
+    Raises:
+      ValueError for inputs that are not a finite (T, D) array, NotDifferentiableError for a
+      cell autograd cannot differentiate, FloatingPointError when a step Jacobian is not
+      finite (naming the first step at which the forward pass stopped being finite).
     """
-    inputs, state0, states = _trajectory(cell, params, inputs, state0)
+    inputs, state0, states = trajectory(cell, params, inputs, state0, steps)
     T, n = len(inputs), state0.shape[-1]
     blocks = default_blocks(cell, params) if blocks is None else dict(blocks)
-    g = np.full(n, 1 / np.sqrt(n)) if loss_grad is None else np.asarray(loss_grad, dtype=float)
-    spectrum_at = {int(d) for d in spectrum_at}
+    g = _loss_vector(loss_grad, n)
+    spectrum_at = _distances(spectrum_at, T, "spectrum_at")
+    products_at = _distances(products_at, T, "products_at")
 
     linear = Linearization(cell, params)
+    rng = np.random.default_rng(0)  # the spectral norms' fresh Krylov columns: reproducible
     eye = np.eye(n)
     P = eye              # ds_T/ds_{T-d} divided by 10**scale, Frobenius norm 1 once d >= 1
     scale = 0.0          # log10 of the factor divided out of P
     u = {None: None, **{name: None for name in blocks}}  # warm starts, one per norm
     out = {key: np.full(T, -np.inf) for key in ("spec", "frob", "loss")}
     block_out = {name: (np.full(T, -np.inf), np.full(T, -np.inf)) for name in blocks}
-    spectra = {}
+    spectra, products = {}, {}
+    gradients = np.zeros((T, n)) if keep_loss_gradients else None
     # For the full spectrum, P_d^T is also kept as Q R: J^T Q = Q' R', R <- R' R. The graded
     # triangular R keeps the small singular values that rounding erases from P itself.
     chain = (eye, eye, 0.0) if spectrum_at else None
@@ -204,24 +139,31 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
         P = J if d == 1 else P @ J
         frob = np.linalg.norm(P)
         if not np.isfinite(frob):
-            raise FloatingPointError(
-                f"the Jacobian ds_{t + 1}/ds_{t} is not finite: the forward pass overflowed "
-                f"(|s_{t}| = {np.linalg.norm(states[t]):.3g})")
+            raise FloatingPointError(_not_finite(states, inputs, t))
         if frob == 0:
+            zero = {k: Scaled(np.zeros((n, n)), -np.inf) for k in products_at if k >= d}
+            products.update(zero)
+            spectra.update({k: np.full(n, -np.inf) for k in spectrum_at if k >= d})
             break  # an exactly zero product stays zero: -inf at this and every longer distance
         P = P / frob
         scale += np.log10(frob)
-        sigma, u[None] = top_singular_value(P, u[None])
+        sigma, u[None] = top_singular_value(P, u[None], rng=rng)
         out["spec"][d - 1] = np.log10(sigma) + scale
         out["frob"][d - 1] = scale
-        out["loss"][d - 1] = _log10_norm(g @ P) + scale
+        pulled = g @ P
+        pulled_norm = np.linalg.norm(pulled)
+        out["loss"][d - 1] = np.log10(pulled_norm) + scale if pulled_norm > 0 else -np.inf
+        if gradients is not None and pulled_norm > 0:
+            gradients[d - 1] = pulled / pulled_norm
         for name, sl in blocks.items():
             B = P[sl, sl]
             b_frob = np.linalg.norm(B)
             if b_frob > 0:
-                b_sigma, u[name] = top_singular_value(B, u[name])
+                b_sigma, u[name] = top_singular_value(B, u[name], rng=rng)
                 block_out[name][0][d - 1] = np.log10(b_sigma) + scale
                 block_out[name][1][d - 1] = np.log10(b_frob) + scale
+        if d in products_at:
+            products[d] = Scaled(P.copy(), float(scale))
         if chain is not None and d <= max(spectrum_at):
             chain = _qr_chain_step(chain, J)
             if d in spectrum_at:
@@ -236,20 +178,67 @@ def gradient_flow(cell, params, inputs, state0=None, *, loss_grad=None, blocks=N
         blocks={name: BlockNorms(*arrays) for name, arrays in block_out.items()},
         singular_values=spectra,
         states=states,
+        products=products,
+        loss_gradients=None if gradients is None else Scaled(gradients, out["loss"].copy()),
     )
 
 
-def _trajectory(cell, params, inputs, state0):
-    inputs = np.asarray(inputs, dtype=float)
-    if inputs.ndim != 2 or len(inputs) == 0:
-        raise ValueError(f"inputs must have shape (T, D) with T >= 1, got {inputs.shape}")
+def trajectory(cell, params, inputs=None, state0=None, steps=None):
+    """Check the inputs and run the cell: (inputs, state0, states (T+1, n)).
+
+    `inputs` (T, D) must be finite; None means a cell without input, run for `steps` steps with
+    x = None (then `inputs` is returned as a list of T Nones). Raises ValueError naming the
+    first non-finite input.
+    """
+    if inputs is None:
+        if steps is None or int(steps) < 1:
+            raise ValueError(f"without inputs, give the number of steps (>= 1), got {steps}")
+        inputs = [None] * int(steps)
+    else:
+        inputs = np.asarray(inputs, dtype=float)
+        if inputs.ndim != 2 or len(inputs) == 0:
+            raise ValueError(f"inputs must have shape (T, D) with T >= 1, got {inputs.shape}")
+        if steps is not None and int(steps) != len(inputs):
+            raise ValueError(f"steps={steps} does not match the {len(inputs)} input rows")
+        bad = np.argwhere(~np.isfinite(inputs))
+        if len(bad):
+            t, i = (int(v) for v in bad[0])
+            raise ValueError(f"inputs[{t}, {i}] = {inputs[t, i]}: the input at step {t + 1} "
+                             "is not finite")
     state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
+    if not np.all(np.isfinite(state0)):
+        raise ValueError("state0 is not finite")
     return inputs, state0, unroll(cell, params, inputs, state0)
 
 
-def _log10_norm(v):
-    norm = np.linalg.norm(v)
-    return np.log10(norm) if norm > 0 else -np.inf
+def _not_finite(states, inputs, t):
+    finite = np.all(np.isfinite(states.reshape(len(states), -1)), axis=1)
+    if finite.all():
+        where = f"at the state s_{t} (|s_{t}| = {np.linalg.norm(states[t]):.3g})"
+    else:
+        k = int(np.argmin(finite))
+        where = (f"the forward pass is not finite from step {k} on (|s_{k - 1}| = "
+                 f"{np.linalg.norm(states[k - 1]):.3g}, then s_{k} has inf or nan)")
+    return f"the Jacobian ds_{t + 1}/ds_{t} is not finite: {where}"
+
+
+def _loss_vector(loss_grad, n):
+    if loss_grad is None:
+        return np.full(n, 1 / np.sqrt(n))
+    g = np.asarray(loss_grad, dtype=float)
+    if g.shape != (n,):
+        raise ValueError(f"loss_grad must have shape ({n},) like the state, got {g.shape}")
+    if not np.all(np.isfinite(g)):
+        raise ValueError("loss_grad is not finite")
+    return g
+
+
+def _distances(distances, T, what):
+    out = {int(d) for d in distances}
+    if out and not 1 <= min(out) <= max(out) <= T:
+        raise ValueError(f"{what}: distances must lie between 1 and the length {T}, "
+                         f"got {sorted(out)}")
+    return out
 
 
 def _qr_chain_step(chain, J):
@@ -264,10 +253,11 @@ def _qr_chain_step(chain, J):
 
 def _log10_svals(P):
     with np.errstate(divide="ignore"):
-        return np.log10(_svd(P, compute_uv=False))
+        return np.log10(singular_values(P))
 
 
-def lyapunov_spectrum(cell, params, inputs, state0=None, k=None, *, seed=0, progress=None):
+def lyapunov_spectrum(cell, params, inputs=None, state0=None, k=None, *, steps=None, discard=0,
+                      seed=0, progress=None):
     """Lyapunov exponents of the trajectory, natural log per step, in descending order.
 
     Benettin's QR method: an orthonormal frame Q (n, k) is pushed forward through each step
@@ -275,28 +265,40 @@ def lyapunov_spectrum(cell, params, inputs, state0=None, k=None, *, seed=0, prog
     exponents are the time averages. With k = n their sum is the mean of log |det J_t|.
 
     Args:
+      inputs: (T, D), or None for a cell without input run for `steps` steps.
       k: how many exponents (the top k); all n by default.
-      seed: seed of the random initial frame (only used when k < n).
+      discard: a transient of this many steps is run first, the frame aligning with the
+        dynamics, before the logs are accumulated over the remaining T - discard steps (the
+        standard burn-in).
+      seed: the frame for k < n is the Q factor (signs fixed so diag R > 0) of an n x k matrix
+        of i.i.d. standard normals drawn by numpy.random.default_rng(seed); for k = n it is the
+        identity.
 
     Returns:
       (k,) array, descending.
     """
-    inputs, state0, states = _trajectory(cell, params, inputs, state0)
-    n = state0.shape[-1]
+    inputs, state0, states = trajectory(cell, params, inputs, state0, steps)
+    n, T = state0.shape[-1], len(inputs)
     k = n if k is None else int(k)
     if not 1 <= k <= n:
         raise ValueError(f"k must be between 1 and the state size {n}, got {k}")
-    if k == n:
-        Q = np.eye(n)
-    else:
-        Q = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, k)))[0]
+    discard = int(discard)
+    if not 0 <= discard < T:
+        raise ValueError(f"discard must be between 0 and T - 1 = {T - 1}, got {discard}")
+    Q = np.eye(n) if k == n else _frame(n, k, seed)
     linear = Linearization(cell, params)
     total = np.zeros(k)
     with np.errstate(divide="ignore"):
         for t, x in enumerate(inputs):
             Z = linear(states[t], x, Q.T).T
             Q, R = np.linalg.qr(Z)
-            total += np.log(np.abs(np.diag(R)))
+            if t >= discard:
+                total += np.log(np.abs(np.diag(R)))
             if progress is not None:
                 progress(t + 1)
-    return np.sort(total / len(inputs))[::-1]
+    return np.sort(total / (T - discard))[::-1]
+
+
+def _frame(n, k, seed):
+    Q, R = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, k)))
+    return Q * np.sign(np.diag(R))

@@ -18,7 +18,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .jacobians import Linearization, top_singular_value
+from .linearization import Linearization
+from .spectral_norm import top_singular_value
 from .unroll import default_state, unroll
 
 __all__ = ["PairwiseNorms", "pairwise_norms", "pairwise_to_table", "pairwise_from_table"]
@@ -84,6 +85,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
         blocks.append(B)
         scales.append(scale)
     out = np.full((m, m), np.nan)
+    rng = np.random.default_rng(0)  # fresh Krylov columns of the spectral norms: reproducible
     for i in range(1, m):
         P, scale, u = eye, 0.0, None
         for j in range(i - 1, -1, -1):
@@ -97,7 +99,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
                 out[i, :j + 1] = -np.inf
                 break
             P, scale = P / frob, scale + np.log10(frob)
-            sigma, u = top_singular_value(P, u)
+            sigma, u = top_singular_value(P, u, rng=rng)
             out[i, j] = np.log10(sigma) + scale if sigma > 0 else -np.inf
         if progress is not None:
             progress(i)
