@@ -89,7 +89,7 @@ def _curves(flow):
 
 def decay_profile(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", scale=1.0,
                   forget_bias=1.0, activation="tanh", seed=0, samples=1, params=None,
-                  inputs=None, progress=None, extra_metadata=None):
+                  inputs=None, loss_grad=None, progress=None, extra_metadata=None):
     """The decay of ||ds_T/ds_t|| for one cell, averaged over `samples` input sequences.
 
     Args:
@@ -101,6 +101,7 @@ def decay_profile(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gauss
       seed: int. Seed sequence child 0 draws the weights, children 1..samples the inputs.
       samples: number of input sequences (i.i.d. N(0, 1) inputs); must be 1 with `inputs`.
       inputs: a fixed (T, D) input sequence.
+      loss_grad: (n,) dL/ds_T for the loss-gradient norms; by default (1, ..., 1) / sqrt(n).
       progress: called with the number of backward steps done, summed over samples.
 
     Returns:
@@ -115,7 +116,7 @@ def decay_profile(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gauss
     runs = []
     for seq in sequences:
         tick = None if progress is None else (lambda d, base=done: progress(base + d))
-        runs.append(_curves(gradient_flow(fn, params, seq, progress=tick)))
+        runs.append(_curves(gradient_flow(fn, params, seq, loss_grad=loss_grad, progress=tick)))
         done += len(seq)
     mean, std = {}, {}
     with np.errstate(invalid="ignore"):

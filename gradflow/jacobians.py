@@ -41,9 +41,14 @@ class Scaled(NamedTuple):
         """The array itself, `mantissa * 10**log10_scale`: it may overflow to inf or underflow
         to 0 where the scale is beyond float64's range (about +-308)."""
         scale = np.asarray(self.log10_scale, dtype=float)
-        with np.errstate(over="ignore", under="ignore"):
+        scale = scale[..., None] if scale.ndim else scale
+        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
             factor = 10.0 ** scale
-        return self.mantissa * (factor[..., None] if scale.ndim else factor)
+            direct = self.mantissa * factor
+            # Where the factor alone over- or underflows, add the logs instead (0 stays 0).
+            logs = np.sign(self.mantissa) * 10.0 ** (np.log10(np.abs(self.mantissa)) + scale)
+        exact = np.isfinite(factor) & (factor > 0)
+        return np.where(exact, direct, np.where(self.mantissa == 0, 0.0, logs))
 
 
 class BlockNorms(NamedTuple):
@@ -137,7 +142,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
         t = T - d  # J_{t+1} = ds_{t+1}/ds_t, evaluated at s_t and x_{t+1}
         J = linear(states[t], inputs[t], eye).T
         P = J if d == 1 else P @ J
-        frob = np.linalg.norm(P)
+        frob = _frobenius(P)
         if not np.isfinite(frob):
             raise FloatingPointError(_not_finite(states, inputs, t))
         if frob == 0:
@@ -157,7 +162,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
             gradients[d - 1] = pulled / pulled_norm
         for name, sl in blocks.items():
             B = P[sl, sl]
-            b_frob = np.linalg.norm(B)
+            b_frob = _frobenius(B)
             if b_frob > 0:
                 b_sigma, u[name] = top_singular_value(B, u[name], rng=rng)
                 block_out[name][0][d - 1] = np.log10(b_sigma) + scale
@@ -211,14 +216,26 @@ def trajectory(cell, params, inputs=None, state0=None, steps=None):
     return inputs, state0, unroll(cell, params, inputs, state0)
 
 
+def _frobenius(P):
+    """||P||_F without the overflow (or underflow) of the squares of very large entries."""
+    with np.errstate(over="ignore", under="ignore"):
+        frob = np.linalg.norm(P)
+    if 0 < frob < np.inf:
+        return frob
+    peak = np.abs(P).max()
+    if not 0 < peak < np.inf:
+        return peak  # zero, or not finite
+    return peak * np.linalg.norm(P / peak)
+
+
 def _not_finite(states, inputs, t):
     finite = np.all(np.isfinite(states.reshape(len(states), -1)), axis=1)
     if finite.all():
-        where = f"at the state s_{t} (|s_{t}| = {np.linalg.norm(states[t]):.3g})"
+        where = f"at the state s_{t} (|s_{t}| = {_frobenius(states[t]):.3g})"
     else:
         k = int(np.argmin(finite))
         where = (f"the forward pass is not finite from step {k} on (|s_{k - 1}| = "
-                 f"{np.linalg.norm(states[k - 1]):.3g}, then s_{k} has inf or nan)")
+                 f"{_frobenius(states[k - 1]):.3g}, then s_{k} has inf or nan)")
     return f"the Jacobian ds_{t + 1}/ds_{t} is not finite: {where}"
 
 

@@ -41,13 +41,16 @@ class Spectrum:
 
 def spectrum(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", scale=1.0,
              forget_bias=1.0, activation="tanh", seed=0, samples=1, distances=(),
-             params=None, inputs=None, progress=None):
+             exponents=None, discard=0, params=None, inputs=None, progress=None):
     """Lyapunov spectrum and singular values at `distances` for one cell.
 
     Weights and inputs are drawn as `decay_profile` draws them (see `gradflow.sampling`).
-    Cost per sample: one forward sweep with a QR of an n x n frame per step, plus, when
-    `distances` are given, one backward sweep (`gradient_flow`) with one full SVD per distance.
-    `progress` is called with the number of steps done (2 T per sample with distances, else T).
+    `exponents` k keeps the top k Lyapunov exponents (all n by default; the frame for k < n is
+    drawn from `seed`, see `lyapunov_spectrum`); `discard` steps of burn-in run before they
+    are accumulated. Cost per sample: one forward sweep with a QR of an n x k frame per step,
+    plus, when `distances` are given, one backward sweep (`gradient_flow`) with one full SVD per
+    distance. `progress` is called with the number of steps done (2 T per sample with
+    distances, else T).
 
     Returns:
       A `Spectrum`.
@@ -64,7 +67,8 @@ def spectrum(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian",
     per_sample = T * (2 if distances else 1)
     for seq in s.sequences:
         tick = None if progress is None else (lambda k, base=done: progress(base + k))
-        lyap.append(lyapunov_spectrum(s.cell, s.params, seq, progress=tick) / np.log(10))
+        lyap.append(lyapunov_spectrum(s.cell, s.params, seq, k=exponents, discard=discard,
+                                      seed=seed, progress=tick) / np.log(10))
         if distances:
             tick2 = None if progress is None else (lambda k, base=done + T: progress(base + k))
             flow = gradient_flow(s.cell, s.params, seq, blocks={}, spectrum_at=distances,
@@ -73,14 +77,15 @@ def spectrum(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian",
         done += per_sample
     with np.errstate(invalid="ignore"):
         singular = {d: np.mean([sv[d] for sv in svals], axis=0) for d in distances}
-    n = len(lyap[0])
+    n = int(s.cell.state_size(s.params))
     metadata = {"cell": s.name, "activation": activation if s.name == "rnn" else None,
                 "hidden": int(s.params["weight_hh"].shape[1]),
                 "input_size": int(s.params["weight_ih"].shape[1]), "steps": T,
                 "init": init if params is None else None,
                 "scale": scale if params is None else None,
                 "forget_bias": forget_bias if params is None else None, "seed": seed,
-                "samples": len(s.sequences), "gradflow_version": __version__}
+                "samples": len(s.sequences), "exponents": len(lyap[0]), "discard": discard,
+                "gradflow_version": __version__}
     return Spectrum(cell=s.name, lyapunov=np.mean(lyap, axis=0), singular_values=singular,
                     state_size=n, metadata=metadata)
 
@@ -105,12 +110,12 @@ def spectrum_to_table(spectra):
         cols["cell"] += [sp.cell] * n
         cols["index"] += list(range(1, n + 1))
         cols["fraction"] += (np.arange(1, n + 1) / n).tolist()
-        cols["lyapunov_log10_per_step"] += sp.lyapunov.tolist()
+        cols["lyapunov_log10_per_step"] += sp.lyapunov.tolist() + [None] * (n - len(sp.lyapunov))
         for d in distances:
             sv = sp.singular_values.get(d)
             cols[f"log10_singular_value_d{d}"] += [None] * n if sv is None else sv.tolist()
-    columns = {k: np.array(v, dtype=object) if k.startswith("log10_singular") else np.array(v)
-               for k, v in cols.items()}
+    columns = {k: np.array(v, dtype=object) if k.startswith(("log10_singular", "lyapunov"))
+               else np.array(v) for k, v in cols.items()}
     return Table(columns, {"kind": "spectrum", "distances": distances,
                            "cells": {sp.cell: dict(sp.metadata) for sp in spectra}})
 
@@ -132,13 +137,17 @@ def spectrum_from_table(table):
         order = np.argsort(np.asarray(rows.columns["index"], dtype=int))
         singular = {}
         for d in distances:
-            values = np.array([np.nan if v is None or v == "" else v
-                               for v in np.asarray(rows.columns[f"{prefix}{d}"], dtype=object)],
-                              dtype=float)[order]
+            values = _floats(rows.columns[f"{prefix}{d}"])[order]
             if not np.all(np.isnan(values)):
                 singular[d] = values
-        out.append(Spectrum(cell=cell, lyapunov=np.asarray(
-            rows.columns["lyapunov_log10_per_step"], dtype=float)[order],
+        lyapunov = _floats(rows.columns["lyapunov_log10_per_step"])[order]
+        out.append(Spectrum(cell=cell, lyapunov=lyapunov[~np.isnan(lyapunov)],
             singular_values=singular, state_size=len(order),
             metadata=dict(cells_meta.get(cell, {"cell": cell}))))
     return out
+
+
+def _floats(column):
+    """A column read back as floats, missing values (None or '') as nan."""
+    return np.array([np.nan if v is None or v == "" else v
+                     for v in np.asarray(column, dtype=object)], dtype=float)

@@ -11,6 +11,9 @@ from gradflow import cells
 from gradflow.decay import decay_profile, summarize
 from gradflow.initializers import init_params
 from gradflow.jacobians import gradient_flow
+from gradflow.sampling import setup
+
+from cell_oracles import explicit_products, oracle_trajectory
 
 
 def first_crossing(slope, intercept=0.0):
@@ -135,3 +138,14 @@ def test_decay_profile_with_given_params_and_inputs():
     assert p.metadata["steps"] == 15
     with pytest.raises(ValueError):
         decay_profile("gru", params=params, inputs=inputs, samples=2)
+
+
+def test_loss_vector_is_pulled_back_through_the_explicit_products():
+    # decay_profile(loss_grad=g): the loss-gradient curve is log10 ||g P_d|| for the explicit
+    # products of the closed-form step Jacobians.
+    g = np.random.default_rng(9).standard_normal(2 * 5)
+    profile = decay_profile("lstm", hidden=5, input_size=3, steps=15, seed=2, loss_grad=g)
+    s = setup("lstm", hidden=5, input_size=3, steps=15, seed=2)
+    _, jacs = oracle_trajectory("lstm", s.params, s.sequences[0], np.zeros(10))
+    expected = [np.log10(np.linalg.norm(g @ P)) for P in explicit_products(jacs)]
+    np.testing.assert_allclose(profile.mean["loss_gradient"], expected, rtol=0, atol=1e-10)

@@ -42,3 +42,26 @@ def test_table_round_trip(tmp_path, suffix):
         assert b.state_size == a.state_size
         np.testing.assert_array_equal(b.lyapunov, a.lyapunov)
         np.testing.assert_array_equal(b.singular_values[3], a.singular_values[3])
+
+
+def test_top_exponents_with_burn_in_of_a_diagonal_linear_rnn():
+    # W = diag(1.5, 0.9, 0.5, 0.1): the top k exponents are the top k log10 entries, whatever
+    # the seeded starting frame and the burn-in.
+    params = init_params("rnn", 4, 2, seed=0)
+    params["weight_hh"] = np.diag([1.5, 0.9, 0.5, 0.1])
+    result = spectrum("rnn", activation="linear", params=params, steps=400, exponents=2,
+                      discard=50, seed=3)
+    np.testing.assert_allclose(result.lyapunov, np.log10([1.5, 0.9]), atol=2e-3)
+    assert (result.state_size, result.metadata["exponents"], result.metadata["discard"]) == \
+        (4, 2, 50)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "json", "npz"])
+def test_table_round_trip_with_fewer_exponents_than_states(tmp_path, suffix):
+    spectra = [spectrum(c, hidden=4, steps=10, exponents=3) for c in ("rnn", "lstm")]
+    path = tmp_path / f"spectrum.{suffix}"
+    write_table(path, spectrum_to_table(spectra))
+    back = spectrum_from_table(read_table(path))
+    for a, b in zip(spectra, back):
+        assert (len(b.lyapunov), b.state_size) == (3, a.state_size)
+        np.testing.assert_array_equal(b.lyapunov, a.lyapunov)
