@@ -1,7 +1,7 @@
 """The `gradflow` command line: a thin layer that parses, calls the library, formats or saves."""
 
 from .base import ablate, main, plot
-from . import ablate_cmd, cliff_cmd, jacobians_cmd, plot_cmds  # noqa: F401  (registers them)
+from . import ablate_cmd, cliff_cmd, jacobians_cmd, lyapunov_cmd, plot_cmds  # noqa: F401  (registers them)
 from . import gallery_cmds  # noqa: F401  (plot phase, heatmap, spectrum, gates)
 
 __all__ = ["main", "plot", "ablate"]
