@@ -205,14 +205,16 @@ def read_table(path):
 
 def _load_npz(path):
     """(columns, metadata, format version or None) of an NPZ; any error of numpy or zipfile."""
-    data = np.load(path, allow_pickle=False)
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError("a .npy array, not an .npz archive of columns")
-    with data:
-        version = data["__format_version__"][()] if "__format_version__" in data else None
-        meta = json.loads(str(data["__metadata__"])) if "__metadata__" in data else {}
-        columns = {k: data[k] for k in data.files
-                   if k not in ("__metadata__", "__format_version__")}
+    # The file is opened here, not by np.load, which leaves it open when the zip is corrupt.
+    with open(path, "rb") as fh:
+        data = np.load(fh, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("a .npy array, not an .npz archive of columns")
+        with data:
+            version = data["__format_version__"][()] if "__format_version__" in data else None
+            meta = json.loads(str(data["__metadata__"])) if "__metadata__" in data else {}
+            columns = {k: data[k] for k in data.files
+                       if k not in ("__metadata__", "__format_version__")}
     return columns, meta, version
 
 

@@ -71,9 +71,12 @@ def spectrum(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian",
                                  progress=tick2)
             svals.append(flow.singular_values)
         done += per_sample
-    with np.errstate(invalid="ignore"):
-        singular = {d: np.mean([sv[d] for sv in svals], axis=0) for d in distances}
     n = len(lyap[0])
+    # gradient_flow stops where the product becomes exactly zero (a zero recurrence, say):
+    # beyond that every singular value is zero, log10 -inf.
+    zero = np.full(n, -np.inf)
+    with np.errstate(invalid="ignore"):
+        singular = {d: np.mean([sv.get(d, zero) for sv in svals], axis=0) for d in distances}
     metadata = {"cell": s.name, "activation": activation if s.name == "rnn" else None,
                 "hidden": int(s.params["weight_hh"].shape[1]),
                 "input_size": int(s.params["weight_ih"].shape[1]), "steps": T,
