@@ -9,6 +9,7 @@ because a folder may be shared by several machines (a sweep writing results from
 says nothing about a process elsewhere, so their temporaries are left to their own machine.
 """
 
+import errno
 import os
 import re
 import signal
@@ -30,9 +31,12 @@ def atomic_path(path):
     """Yield a temporary path beside `path`; on success it is renamed to `path`, on error or
     SIGTERM removed.
 
-    Raises OSError (before anything is written) when the folder of `path` is not writable.
+    Raises OSError (before anything is written) when the folder of `path` is not writable,
+    and FileNotFoundError, as `open` does, for an empty `path`.
     """
     path = os.fspath(path)
+    if not path:
+        raise FileNotFoundError(errno.ENOENT, "empty file name", path)
     folder = os.path.dirname(os.path.abspath(path))
     suffix = os.path.splitext(path)[1]
     remove_stale_temporaries(folder)

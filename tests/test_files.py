@@ -36,6 +36,14 @@ def test_temporary_is_named_by_host_and_pid_and_renamed(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out.png"] and target.read_text() == "whole"
 
 
+def test_an_empty_path_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="empty file name"):
+        with atomic_path(""):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
 def test_stale_temporaries_of_dead_processes_go_and_nothing_else(tmp_path):
     host, dead, alive = files._HOST, _dead_pid(), os.getpid()
     other_host = f"{(int(host, 16) + 1) % 2 ** 32:08x}"
