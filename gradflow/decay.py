@@ -29,11 +29,14 @@ class Summary:
     verdict: 'vanishing', 'exploding' or 'neutral': the least-squares line through the finite
       values of log10 ||ds_T/ds_t||_2 against distance changes by more than NEUTRAL_DECADES over
       the analysed length, downwards or upwards, or it does not; a product that becomes
-      exactly zero is vanishing.
+      exactly zero is vanishing. 'undefined' when fewer than two values are finite and none
+      is -inf (all nan, say, or a single distance): no line can be fitted, and calling that
+      neutral would be a claim the numbers do not make.
     rate: the fitted factor per step, 10 ** slope (1 is neutral; Pascanu et al. 2013 bound it
-      by gamma ||W_hh||_2 for an RNN).
+      by gamma ||W_hh||_2 for an RNN); 0 when the product is exactly zero, nan when the
+      verdict is 'undefined'.
     horizon: the first distance at which the norm falls below 1e-3 (vanishing) or rises above
-      1e3 (exploding); None when it stays inside.
+      1e3 (exploding); None when it stays inside (nan values never count as outside).
     """
     verdict: str
     rate: float
@@ -41,15 +44,22 @@ class Summary:
 
 
 def summarize(distance, log10_norm):
-    """The `Summary` of one curve: `distance` (T,) and `log10_norm` (T,), -inf allowed."""
+    """The `Summary` of one curve: `distance` (T,) and `log10_norm` (T,), -inf and nan allowed.
+
+    Raises ValueError when the two are not 1-D arrays of one length T >= 1.
+    """
     distance, log10_norm = np.asarray(distance, float), np.asarray(log10_norm, float)
+    if distance.ndim != 1 or distance.shape != log10_norm.shape or distance.size == 0:
+        raise ValueError(f"distance and log10_norm must be 1-D of one length T >= 1, got shapes "
+                         f"{distance.shape} and {log10_norm.shape}")
     finite = np.isfinite(log10_norm)
     if finite.sum() >= 2:
         slope = np.polyfit(distance[finite], log10_norm[finite], 1)[0]
     elif np.any(log10_norm == -np.inf):
         slope = -np.inf  # the product is exactly zero: gradients vanish at once
     else:
-        slope = 0.0
+        return Summary(verdict="undefined", rate=float("nan"), horizon=_horizon(distance,
+                                                                                 log10_norm))
     change = slope * (distance[-1] - distance[0] + 1) if np.isfinite(slope) else slope
     if change <= -NEUTRAL_DECADES or np.any(log10_norm == -np.inf):
         verdict = "vanishing"
@@ -57,9 +67,13 @@ def summarize(distance, log10_norm):
         verdict = "exploding"
     else:
         verdict = "neutral"
+    return Summary(verdict=verdict, rate=float(10.0 ** slope),
+                   horizon=_horizon(distance, log10_norm))
+
+
+def _horizon(distance, log10_norm):
     outside = np.flatnonzero(np.abs(log10_norm) > HORIZON_DECADES)
-    horizon = int(distance[outside[0]]) if outside.size else None
-    return Summary(verdict=verdict, rate=float(10.0 ** slope), horizon=horizon)
+    return int(distance[outside[0]]) if outside.size else None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ the GRU's update gate gets the bias that makes it keep h_{t-1}: -forget_bias in 
 (keep = 1 - z), +forget_bias in PyTorch's (keep = z).
 """
 
+import math
+import operator
+
 import numpy as np
 
 __all__ = ["INITS", "init_params", "recurrent_block"]
@@ -21,8 +24,19 @@ def _rng(seed):
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
+def _finite(**values):
+    """Refuse nan and inf: a non-finite weight makes every norm downstream nan."""
+    for name, value in values.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
+
+
 def recurrent_block(H, init="gaussian", scale=1.0, seed=0):
-    """One H x H recurrent weight block drawn by `init` and multiplied by `scale`."""
+    """One H x H recurrent weight block drawn by `init` and multiplied by `scale`.
+
+    Raises ValueError for an unknown `init` or a non-finite `scale`.
+    """
+    _finite(scale=scale)
     rng = _rng(seed)
     if init == "gaussian":
         return rng.standard_normal((H, H)) * (scale / np.sqrt(H))
@@ -40,12 +54,22 @@ def init_params(cell, hidden, input_size, *, init="gaussian", scale=1.0, input_s
 
     Returns a dict with `weight_ih` (G H, D), `weight_hh` (G H, H), `bias_ih`, `bias_hh` (G H,),
     G = 1, 4 or 3 gate blocks for the RNN, LSTM and GRU. `seed` is an int or a Generator.
+
+    Raises ValueError for sizes that are not positive integers and for a `scale`,
+    `input_scale` or `forget_bias` that is nan or infinite (naming the argument). A negative
+    `scale` is allowed: for 'orthogonal' and 'identity' it flips the sign of the recurrence.
     """
     from .cells import get_cell
 
     cell = get_cell(cell) if isinstance(cell, str) else cell
+    try:
+        hidden, input_size = operator.index(hidden), operator.index(input_size)
+    except TypeError:
+        raise ValueError(f"sizes must be whole numbers, got hidden={hidden!r}, "
+                         f"input_size={input_size!r}") from None
     if hidden < 1 or input_size < 1:
         raise ValueError(f"sizes must be positive, got hidden={hidden}, input_size={input_size}")
+    _finite(scale=scale, input_scale=input_scale, forget_bias=forget_bias)
     rng = _rng(seed)
     G, H, D = cell.gate_blocks, hidden, input_size
     params = {

@@ -14,12 +14,22 @@ from autograd.extend import defjvp, defjvp_argnums, defvjp, defvjp_argnum, primi
 __all__ = ["concat", "sigmoid"]
 
 
-@primitive
 def concat(*arrays):
     """Concatenate along the last axis: shapes (..., n1), (..., n2), ... -> (..., n1 + n2 + ...).
 
-    Leading axes broadcast against each other.
+    Takes the arrays as separate arguments, `concat(h, x)`, or as one list or tuple, the
+    spelling of `numpy.concatenate`: `concat([h, x])`. Leading axes broadcast against each
+    other. Raises ValueError when given no array.
     """
+    if len(arrays) == 1 and isinstance(arrays[0], (list, tuple)):
+        arrays = tuple(arrays[0])  # autograd sees boxes only in positional arguments: unpack
+    if not arrays:
+        raise ValueError("concat needs at least one array")
+    return _concat(*arrays)
+
+
+@primitive
+def _concat(*arrays):
     lead = onp.broadcast_shapes(*(onp.shape(a)[:-1] for a in arrays))
     return onp.concatenate([onp.broadcast_to(a, lead + onp.shape(a)[-1:]) for a in arrays],
                            axis=-1)
@@ -58,8 +68,8 @@ def _concat_vjp(argnum, ans, args, kwargs):
     return vjp
 
 
-defjvp_argnums(concat, _concat_jvp)
-defvjp_argnum(concat, _concat_vjp)
+defjvp_argnums(_concat, _concat_jvp)
+defvjp_argnum(_concat, _concat_vjp)
 
 
 @primitive

@@ -36,12 +36,18 @@ def setup(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", sc
     """The cell, weights and input sequences `decay_profile` would use for the same arguments.
 
     `params` (trained weights) replace the drawn ones; `inputs` (T, D) replaces the random
-    sequences and then `samples` must be 1. Raises ValueError for an unknown cell or bad sizes.
+    sequences and then `samples` must be 1. `seed` is a non-negative integer (the entropy of a
+    `numpy.random.SeedSequence`). Raises ValueError for an unknown cell, bad sizes, a negative
+    seed, or weights `init_params` refuses.
     """
     fn = get_cell(cell, activation) if isinstance(cell, str) else cell
     name = cell if isinstance(cell, str) else getattr(cell, "name", getattr(cell, "__name__", "cell"))
     if samples < 1:
         raise ValueError(f"samples must be positive, got {samples}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if inputs is None and steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
     children = np.random.SeedSequence(seed).spawn(samples + 1)
     if params is None:
         params = init_params(fn, hidden, input_size, init=init, scale=scale,
@@ -52,6 +58,9 @@ def setup(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", sc
         if samples != 1:
             raise ValueError("a fixed input sequence is one sample: use samples=1")
         sequences = [np.asarray(inputs, dtype=float)]
+        if sequences[0].ndim != 2 or len(sequences[0]) == 0:
+            raise ValueError(f"inputs must have shape (T, D) with T >= 1, got "
+                             f"{sequences[0].shape}")
     else:
         sequences = [random_inputs(steps, input_size, np.random.default_rng(c))
                      for c in children[1:]]

@@ -165,3 +165,22 @@ def test_non_positive_sizes_are_refused():
         init_params("rnn", 0, 3)
     with pytest.raises(ValueError):
         init_params("rnn", 3, 0)
+
+
+@pytest.mark.parametrize("argument", ["scale", "forget_bias", "input_scale"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_scales_are_refused_naming_the_argument(argument, value):
+    with pytest.raises(ValueError, match=f"^{argument} must be a finite number"):
+        init_params("lstm", 3, 2, **{argument: value})
+
+
+def test_non_integer_sizes_are_refused():
+    with pytest.raises(ValueError, match="whole numbers"):
+        init_params("rnn", 2.5, 3)
+
+
+def test_negative_scale_flips_the_sign_of_the_recurrence():
+    for init in ("identity", "orthogonal"):
+        plus = init_params("rnn", 4, 2, init=init, scale=0.7, seed=3)
+        minus = init_params("rnn", 4, 2, init=init, scale=-0.7, seed=3)
+        np.testing.assert_array_equal(minus["weight_hh"], -plus["weight_hh"])

@@ -54,6 +54,31 @@ def test_summarize_all_minus_inf_is_vanishing_at_once():
     assert s.horizon == 1
 
 
+def test_summarize_of_mismatched_lengths_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(10,\) and \(9,\)"):
+        summarize(np.arange(1, 11), np.zeros(9))
+    with pytest.raises(ValueError, match=r"\(3, 2\)"):
+        summarize(np.ones((3, 2)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"\(0,\)"):
+        summarize([], [])
+
+
+@pytest.mark.parametrize("values", [[np.nan] * 8, [np.nan] * 7 + [-0.5], [0.3]],
+                         ids=["all nan", "one finite", "one distance"])
+def test_summarize_without_two_finite_values_is_undefined(values):
+    # No line can be fitted through fewer than two points; nothing is exactly zero either.
+    d = np.arange(1, len(values) + 1)
+    s = summarize(d, np.array(values))
+    assert s.verdict == "undefined"
+    assert math.isnan(s.rate)
+    assert s.horizon is None
+
+
+def test_summarize_nan_beside_minus_inf_is_still_vanishing():
+    s = summarize(np.arange(1, 5), np.array([np.nan, np.nan, -np.inf, -np.inf]))
+    assert s.verdict == "vanishing" and s.rate == 0.0 and s.horizon == 3
+
+
 def test_summarize_finite_then_minus_inf():
     # A relu RNN whose product becomes exactly zero at distance 4: the norm is below 1e-3 from
     # there on, and the curve vanishes.
@@ -149,3 +174,12 @@ def test_loss_vector_is_pulled_back_through_the_explicit_products():
     _, jacs = oracle_trajectory("lstm", s.params, s.sequences[0], np.zeros(10))
     expected = [np.log10(np.linalg.norm(g @ P)) for P in explicit_products(jacs)]
     np.testing.assert_allclose(profile.mean["loss_gradient"], expected, rtol=0, atol=1e-10)
+
+
+def test_setup_refuses_a_negative_seed_empty_inputs_and_no_steps():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        setup("rnn", hidden=3, steps=4, seed=-1)
+    with pytest.raises(ValueError, match=r"\(0, 2\)"):
+        setup("rnn", hidden=3, inputs=np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="steps must be positive"):
+        setup("rnn", hidden=3, steps=0)

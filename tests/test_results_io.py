@@ -195,3 +195,79 @@ def test_unknown_suffix_is_refused(tmp_path):
     with pytest.raises(ValueError):
         read_table(tmp_path / "t.txt")
     assert _leftovers(tmp_path) == []
+
+
+# ------------------------------------------------------------------ files that are not results
+
+def _json_doc(tmp_path):
+    write_table(tmp_path / "good.json", _table())
+    return json.loads((tmp_path / "good.json").read_text())
+
+
+def _write_json(path, doc):
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _bad_files(tmp_path):
+    """name -> (path, a piece of the one-line message)."""
+    cases = {}
+    (tmp_path / "empty.npz").write_bytes(b"")
+    cases["empty npz"] = (tmp_path / "empty.npz", "empty or cut short")
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
+    cases["corrupt npz"] = (tmp_path / "corrupt.npz", "not a zip file")
+    with open(tmp_path / "array.npz", "wb") as fh:
+        np.save(fh, np.zeros(3))
+    cases["npy named npz"] = (tmp_path / "array.npz", "not an .npz archive")
+    np.savez(tmp_path / "ragged.npz", cell=np.array(["a", "b"]), distance=np.arange(3))
+    cases["ragged npz"] = (tmp_path / "ragged.npz", "unequal lengths ('cell' has 2 values, "
+                                                    "'distance' 3)")
+    np.savez(tmp_path / "twod.npz", cell=np.zeros((2, 2)))
+    cases["2-D npz column"] = (tmp_path / "twod.npz", "shape (2, 2)")
+    np.savez(tmp_path / "v99.npz", __format_version__=np.array(99), cell=np.array(["a"]))
+    cases["newer npz"] = (tmp_path / "v99.npz", "format_version 99 is newer")
+    np.savez(tmp_path / "meta.npz", __metadata__=np.array("[1, 2]"), cell=np.array(["a"]))
+    cases["npz metadata a list"] = (tmp_path / "meta.npz", "not a JSON object")
+    doc = _json_doc(tmp_path)
+    doc["columns"]["x"] = doc["columns"]["x"][:2]
+    cases["ragged json"] = (_write_json(tmp_path / "ragged.json", doc), "unequal lengths")
+    for version, message in ((99, "format_version 99 is newer than this gradflow reads (1)"),
+                             (2, "format_version 2 is newer"), ("1", "not a version number"),
+                             (None, "not a version number"), (0, "not a version number")):
+        doc = _json_doc(tmp_path)
+        doc["format_version"] = version
+        cases[f"json version {version!r}"] = (_write_json(tmp_path / f"v{version}.json", doc),
+                                              message)
+    doc = _json_doc(tmp_path)
+    doc["columns"] = [1, 2]
+    cases["json columns a list"] = (_write_json(tmp_path / "cols.json", doc), "columns")
+    (tmp_path / "binary.json").write_bytes(bytes(range(256)))
+    cases["binary json"] = (tmp_path / "binary.json", "cannot read results")
+    (tmp_path / "empty.json").write_bytes(b"")
+    cases["empty json"] = (tmp_path / "empty.json", "not valid JSON")
+    return cases
+
+
+BAD_FILES = ["empty npz", "corrupt npz", "npy named npz", "ragged npz", "2-D npz column",
+             "newer npz", "npz metadata a list", "ragged json", "json version 99",
+             "json version 2", "json version '1'", "json version None", "json version 0",
+             "json columns a list", "binary json", "empty json"]
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_a_file_that_is_not_results_is_one_value_error(tmp_path, case):
+    path, message = _bad_files(tmp_path)[case]
+    with pytest.raises(ValueError) as info:
+        read_table(path)
+    text = str(info.value)
+    assert text.startswith(str(path)) and message in text and "\n" not in text
+
+
+def test_npz_carries_its_format_version_and_it_is_not_a_column(tmp_path):
+    write_table(tmp_path / "t.npz", _table())
+    with np.load(tmp_path / "t.npz") as data:
+        assert int(data["__format_version__"]) == 1
+    assert "__format_version__" not in read_table(tmp_path / "t.npz").columns
+    # an NPZ written before the version was stored reads as version 1
+    np.savez(tmp_path / "old.npz", cell=np.array(["rnn"]), distance=np.array([1]))
+    assert read_table(tmp_path / "old.npz").columns["distance"].tolist() == [1]

@@ -65,3 +65,13 @@ def test_table_round_trip_with_fewer_exponents_than_states(tmp_path, suffix):
     for a, b in zip(spectra, back):
         assert (len(b.lyapunov), b.state_size) == (3, a.state_size)
         np.testing.assert_array_equal(b.lyapunov, a.lyapunov)
+
+
+def test_a_zero_recurrence_has_zero_singular_values_at_every_distance():
+    # W_hh = 0 (scale 0): every step Jacobian diag(phi') W_hh is exactly zero, so is every
+    # product; gradient_flow stops at the first zero product, and the spectrum says -inf.
+    sp = spectrum("rnn", hidden=4, steps=6, scale=0.0, distances=(1, 5))
+    assert set(sp.singular_values) == {1, 5}
+    for d in (1, 5):
+        assert sp.singular_values[d].shape == (4,)
+        assert np.all(sp.singular_values[d] == -np.inf)

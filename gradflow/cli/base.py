@@ -1,9 +1,12 @@
 """The command groups and the helpers every subcommand shares."""
 
+import math
 import os
 import sys
+from contextlib import contextmanager
 
 import click
+from click.core import ParameterSource
 
 from .. import __version__
 from ..results_io import format_for, write_table
@@ -44,8 +47,58 @@ def fail(message):
     raise click.ClickException(message)
 
 
+def refuse(message):
+    """Stop with one line on stderr and exit status 2: options that contradict each other."""
+    raise click.UsageError(message)
+
+
+@contextmanager
+def one_line_errors():
+    """Turn the library's refusals (ValueError for bad arguments, FloatingPointError for a run
+    that overflowed, MemoryError) into one line and exit status 1."""
+    try:
+        yield
+    except (ValueError, FloatingPointError, MemoryError) as err:
+        fail(str(err) or type(err).__name__)
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is neither nan nor infinite (exit status 2 otherwise)."""
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
+
+
+class FilePath(click.Path):
+    """click.Path that refuses an empty name: `-o ""` must not quietly write nothing."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("the file name is empty", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def given(*names):
+    """The options among `names` (parameter names) given on the command line, as spelled there
+    (their long form), in the order of `names`."""
+    ctx = click.get_current_context()
+    spelled = {p.name: max(p.opts, key=len) for p in ctx.command.params}
+    return [spelled[n] for n in names
+            if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE,
+                                               ParameterSource.ENVIRONMENT)]
+
+
 def check_results_path(path):
     """Refuse, before any work is done, a results path we could not write."""
+    if not path.strip():
+        fail("the results file name is empty")
     try:
         format_for(path)
     except ValueError as err:

@@ -21,9 +21,11 @@ from ..plotting.spectrum import plot_spectrum
 from ..plotting.style import RC, TWO_COLUMN
 from ..sampling import setup
 from ..spectra import spectrum, spectrum_from_table, spectrum_to_table
-from .base import check_results_path, fail, plot, progress_bar, write_results
+from .base import FilePath, check_results_path, fail, one_line_errors, plot, progress_bar, \
+    write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import DEFAULT_CELLS, flow_options, pop_flow_options, resolve_flow
+from .options import DEFAULT_CELLS, check_memory, flow_options, pop_flow_options, \
+    refuse_with_results, resolve_flow
 from .plot_cmds import read_results
 
 
@@ -31,40 +33,32 @@ def _common(command):
     """The RESULTS argument, --save-results and --title, shared by the gallery kinds."""
     command = click.option("--title", default=None, help="Title above the figure.")(command)
     command = click.option(
-        "--save-results", type=click.Path(dir_okay=False), metavar="FILE",
+        "--save-results", type=FilePath(dir_okay=False), metavar="FILE",
         help="Also write the numbers behind the figure to FILE (.csv, .json or .npz by its "
              "suffix); `gradflow plot KIND FILE` draws it again.")(command)
     return click.argument("results", nargs=-1,
                           type=click.Path(exists=True, dir_okay=False))(command)
 
 
-def _reader(kind, from_table):
-    def read(table):
-        if table.kind not in (None, kind):
-            raise ValueError(f"holds {table.kind!r} results, not {kind!r}")
-        result = from_table(table)
-        return result if isinstance(result, list) else [result]
-    return read
-
-
-def _start(output, save_results, results, config):
-    """Check the paths before any work; refuse computing options next to results files."""
+def _start(output, save_results, results, *compute_options):
+    """Check the paths before any work; refuse options that configure a computation (the flow
+    options, `compute_options` and --save-results, which saves computed numbers) next to
+    RESULTS files."""
     check_figure_path(output)
-    if save_results:
+    refuse_with_results(results, *compute_options, "save_results")
+    if save_results is not None:
         check_results_path(save_results)
-    if results and (config["weights_file"] or config["input_file"]):
-        fail("give RESULTS files or --weights/--input-file, not both")
 
 
 def _save(save_results, table):
-    if save_results:
+    if save_results is not None:
         write_results(save_results, table)
 
 
 def _read_one(results, what, kind, from_table):
     if len(results) > 1:
         fail(f"{what} is drawn from one results file")
-    return read_results(results, _reader(kind, from_table))[0]
+    return read_results(results, kind, from_table)[0]
 
 
 def _ticker(bar):
@@ -133,7 +127,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
     the tanh RNN's mean-field prediction (Poole et al. 2016; Chen et al. 2018).
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, config)
+    _start(output, save_results, results, "scales")
     if results:
         diagram = _read_one(results, "a phase diagram", "phase", phase_from_table)
     else:
@@ -145,8 +139,10 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
             fail("the phase diagram sweeps the scale: use --scales, not --scale")
         grid = parse_scales(scales)
         cells, kws, _ = resolve_flow(config)
-        with progress_bar(len(cells) * len(grid) * kws["samples"] * kws["steps"],
-                          "phase diagram", config["quiet"]) as bar:
+        check_memory(cells, kws, "phase")
+        with one_line_errors(), progress_bar(len(cells) * len(grid) * kws["samples"]
+                                             * kws["steps"], "phase diagram",
+                                             config["quiet"]) as bar:
             diagram = phase_diagram(
                 cells, grid, hidden=kws["hidden"], input_size=kws["input_size"],
                 steps=kws["steps"], init=kws["init"], seed=kws["seed"],
@@ -179,7 +175,7 @@ def heatmap(results, output, dpi, width, height, save_results, title, stride, li
     explodes. Strided when T is large (--stride).
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, config)
+    _start(output, save_results, results, "stride")
     if results:
         result = _read_one(results, "a heatmap", "heatmap", pairwise_from_table)
     else:
@@ -188,20 +184,19 @@ def heatmap(results, output, dpi, width, height, save_results, title, stride, li
         if config["samples"] != 1:
             fail("the heatmap shows one input sequence: --samples must be 1")
         cells, kws, _ = resolve_flow(config, config["cells"] or ("rnn",))
-        try:
+        stride = stride or max(1, kws["steps"] // 100)
+        if stride > kws["steps"]:
+            fail(f"--stride {stride} is longer than the sequence ({kws['steps']} steps)")
+        m = kws["steps"] // stride
+        check_memory(cells, kws, "heatmap", blocks=m)
+        with one_line_errors():
             s = setup(cells[0], activation=config["activation"], **kws)
-        except ValueError as err:
-            fail(str(err))
         seq = s.sequences[0]
-        stride = stride or max(1, len(seq) // 100)
-        if stride > len(seq):
-            fail(f"--stride {stride} is longer than the sequence ({len(seq)} steps)")
-        m = len(seq) // stride
         meta = {"hidden": int(s.params["weight_hh"].shape[1]), "seed": config["seed"],
                 "init": None if kws["params"] is not None else config["init"],
                 "scale": None if kws["params"] is not None else config["scale"],
                 "forget_bias": config["forget_bias"], "activation": config["activation"]}
-        with progress_bar(m, "pairwise norms", config["quiet"]) as bar:
+        with one_line_errors(), progress_bar(m, "pairwise norms", config["quiet"]) as bar:
             result = pairwise_norms(s.cell, s.params, seq, stride=stride, metadata=meta,
                                     progress=_ticker(bar))
         _save(save_results, pairwise_to_table(result))
@@ -225,10 +220,10 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
     ds_T/ds_{T-d}. Lyapunov exponents by Benettin's QR method.
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, config)
+    _start(output, save_results, results)
     wanted = parse_distances(distances)
     if results:
-        spectra = read_results(results, _reader("spectrum", spectrum_from_table))
+        spectra = read_results(results, "spectrum", spectrum_from_table)
         available = sorted({d for sp in spectra for d in sp.singular_values})
         missing = [d for d in wanted if d not in available]
         if missing:
@@ -240,8 +235,10 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
         if wanted and wanted[-1] > T:
             fail(f"--distances {wanted[-1]}: longer than the sequence ({T} steps)")
         per_cell = config["samples"] * T * (2 if wanted else 1)
+        check_memory(cells, kws, "spectrum")
         spectra = []
-        with progress_bar(len(cells) * per_cell, "spectra", config["quiet"]) as bar:
+        with one_line_errors(), progress_bar(len(cells) * per_cell, "spectra",
+                                             config["quiet"]) as bar:
             tick = _ticker(bar)
             for i, cell in enumerate(cells):
                 spectra.append(spectrum(cell, activation=config["activation"],
@@ -268,9 +265,9 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
     distance for the same runs.
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, config)
+    _start(output, save_results, results)
     if results:
-        traces = read_results(results, _reader("gates", gates_from_table))
+        traces = read_results(results, "gates", gates_from_table)
     else:
         cells = config["cells"] or tuple(c for c in DEFAULT_CELLS if c in KEEP_GATE)
         gateless = [c for c in cells if c not in KEEP_GATE]
@@ -279,8 +276,10 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
         cells, kws, _ = resolve_flow(config, cells)
         T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
         per_cell = config["samples"] * T
+        check_memory(cells, kws, "gates")
         traces = []
-        with progress_bar(len(cells) * per_cell, "gate traces", config["quiet"]) as bar:
+        with one_line_errors(), progress_bar(len(cells) * per_cell, "gate traces",
+                                             config["quiet"]) as bar:
             tick = _ticker(bar)
             for i, cell in enumerate(cells):
                 traces.append(gate_traces(cell, progress=lambda k, b=i * per_cell: tick(b + k),

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..decay import profiles_to_table
 from ..results_io import table_to_text
-from .base import check_results_path, main, write_results
+from .base import FilePath, check_results_path, main, write_results
 from .options import compute_profiles, flow_options, pop_flow_options
 from .. import __version__
 
@@ -15,7 +15,7 @@ from .. import __version__
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="What to print on stdout: a table for people, or CSV / "
                                       "JSON for programs (columns in the README).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
               help="Also write the results to FILE: .csv, .json or .npz by its suffix.")
 def jacobians(fmt, output, **opts):
     """Norms of the Jacobian products ds_T/ds_t at every distance T - t.
@@ -26,11 +26,11 @@ def jacobians(fmt, output, **opts):
     leaves [1e-3, 1e3]).
     """
     config = pop_flow_options(opts)
-    if output:
+    if output is not None:
         check_results_path(output)
     profiles = compute_profiles(**config)
     table = profiles_to_table(profiles)
-    if output:
+    if output is not None:
         write_results(output, table)
     if fmt == "table":
         click.echo(format_summary(profiles))

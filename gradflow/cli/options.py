@@ -1,6 +1,7 @@
 """Options shared by the commands that compute decay profiles (`jacobians`, `plot decay`, ...)."""
 
 import os
+import zipfile
 
 import click
 import numpy as np
@@ -8,7 +9,8 @@ import numpy as np
 from ..cells import CELLS, RNN_ACTIVATIONS
 from ..decay import decay_profile
 from ..initializers import INITS
-from .base import fail, progress_bar
+from ..memory import available_bytes, format_bytes, needed_bytes
+from .base import FINITE, FilePath, fail, given, one_line_errors, progress_bar, refuse
 
 DEFAULT_CELLS = ("rnn", "lstm", "gru")
 
@@ -33,22 +35,22 @@ def flow_options(command):
         click.option("--init", type=click.Choice(INITS), default="gaussian", show_default=True,
                      help="Recurrent weights: gaussian N(0, scale^2/H), orthogonal x scale, "
                           "or identity x scale (IRNN)."),
-        click.option("--scale", type=float, default=1.0, show_default=True, metavar="G",
+        click.option("--scale", type=FINITE, default=1.0, show_default=True, metavar="G",
                      help="Scale of the recurrent weights (gain; 1 is the edge of chaos for "
                           "the gaussian tanh RNN without inputs)."),
-        click.option("--forget-bias", type=float, default=1.0, show_default=True, metavar="B",
+        click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
                      help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
                           "GRU's update gate (signed so that larger keeps more)."),
-        click.option("--seed", type=int, default=0, show_default=True, metavar="SEED",
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="SEED",
                      help="Seed of the weights and of the random inputs."),
         click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
                      metavar="N",
                      help="Average over this many random input sequences (mean and spread of "
                           "the log10 norms)."),
-        click.option("--weights", "weights_file", type=click.Path(dir_okay=False),
+        click.option("--weights", "weights_file", type=FilePath(dir_okay=False),
                      metavar="FILE.npz", help="Trained PyTorch weights: a one-layer nn.RNN, "
                      "nn.LSTM or nn.GRU state_dict saved with numpy.savez (see README)."),
-        click.option("--input-file", type=click.Path(dir_okay=False), metavar="FILE.npy",
+        click.option("--input-file", type=FilePath(dir_okay=False), metavar="FILE.npy",
                      help="A (T, D) input sequence instead of random inputs."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
@@ -65,17 +67,25 @@ def _finite(array, what):
 
 
 def load_input_file(path, input_size):
-    """Read a (T, D) .npy input sequence; one-line errors for anything else."""
+    """Read a (T, D) .npy input sequence, T >= 1; one-line errors for anything else."""
     try:
-        inputs = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
+        with open(path, "rb") as fh:  # opened here: np.load leaks it on a corrupt zip
+            inputs = np.load(fh, allow_pickle=False)
+            if isinstance(inputs, np.lib.npyio.NpzFile):
+                with inputs:
+                    names = ", ".join(inputs.files) or "none"
+                fail(f"{path}: an .npz archive (arrays: {names}); --input-file takes one (T, D) "
+                     f"array saved with numpy.save (.npy)")
+    except EOFError:  # numpy's word for an empty file; click would print a bare "Aborted!"
+        fail(f"{path}: cannot read as a .npy array (the file is empty or cut short)")
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
         fail(f"{path}: cannot read as a .npy array ({err})")
-    if inputs.ndim != 2:
-        fail(f"{path}: input sequence has shape {inputs.shape}, expected (T, D)")
+    if inputs.ndim != 2 or len(inputs) == 0:
+        fail(f"{path}: input sequence has shape {inputs.shape}, expected (T, D) with T >= 1")
     if input_size is not None and inputs.shape[1] != input_size:
         fail(f"{path}: input sequence has shape {inputs.shape}, expected (T, {input_size})")
-    if not np.issubdtype(inputs.dtype, np.number):
-        fail(f"{path}: input sequence has dtype {inputs.dtype}, expected numbers")
+    if not np.issubdtype(inputs.dtype, np.number) or np.iscomplexobj(inputs):
+        fail(f"{path}: input sequence has dtype {inputs.dtype}, expected real numbers")
     inputs = inputs.astype(float)
     _finite(inputs, path)
     return inputs
@@ -114,17 +124,21 @@ def resolve_flow(config, default_cells=DEFAULT_CELLS):
     cells, hidden, input_size = tuple(config["cells"]), config["hidden"], config["input_size"]
     steps, samples = config["steps"], config["samples"]
     params, inputs, extra = None, None, {}
-    if config["weights_file"]:
+    if config["weights_file"] is not None:
+        unused = given("init", "scale", "forget_bias")
+        if unused:
+            refuse(f"--weights sets every weight: {', '.join(unused)} "
+                   f"{'does' if len(unused) == 1 else 'do'} not apply")
         loaded = load_trained(config["weights_file"], cells, config["activation"])
         cells, params = (loaded.cell.name,), loaded.params
-        for option, given, found in (("--input-size", input_size, loaded.input_size),
+        for option, value, found in (("--input-size", input_size, loaded.input_size),
                                      ("--hidden", hidden, loaded.hidden)):
-            if given is not None and given != found:
-                fail(f"{option} {given} does not match the weights file, whose size is {found}")
+            if value is not None and value != found:
+                fail(f"{option} {value} does not match the weights file, whose size is {found}")
         input_size, hidden = loaded.input_size, loaded.hidden
         extra = {"weights": os.path.basename(config["weights_file"]), "init": None,
                  "scale": None, "forget_bias": None}
-    if config["input_file"]:
+    if config["input_file"] is not None:
         inputs = load_input_file(config["input_file"], input_size)
         if samples != 1:
             fail("--input-file gives one input sequence: --samples must be 1")
@@ -142,11 +156,37 @@ def resolve_flow(config, default_cells=DEFAULT_CELLS):
     return list(cells or default_cells), kws, extra
 
 
+def check_memory(cells, kws, analysis, blocks=0):
+    """Refuse, before any work, a run that needs more memory than the machine has left."""
+    available = available_bytes()
+    if available is None:
+        return
+    steps, hidden = kws["steps"], kws["hidden"]
+    need = max(needed_bytes(cell, hidden=hidden, input_size=kws["input_size"], steps=steps,
+                            samples=kws["samples"], analysis=analysis, blocks=blocks)
+               for cell in cells)
+    if need > available:
+        fail(f"--hidden {hidden}, --steps {steps}: the run needs about {format_bytes(need)} "
+             f"of memory, more than the {format_bytes(available)} available")
+
+
+def refuse_with_results(results, *names):
+    """Refuse options that configure a computation when RESULTS files are drawn instead:
+    the flow options, and the command's own `names` (parameter names)."""
+    if not results:
+        return
+    unused = given(*[n for n in FLOW_OPTION_NAMES if n != "quiet"], *names)
+    if unused:
+        refuse(f"{', '.join(unused)}: not used when RESULTS files are given (they are drawn "
+               f"as they are); leave {'it' if len(unused) == 1 else 'them'} out")
+
+
 def compute_profiles(**config):
     """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles."""
     cells, kws, extra = resolve_flow(config)
-    with progress_bar(len(cells) * kws["samples"] * kws["steps"], "backward sweeps",
-                      config["quiet"]) as bar:
+    check_memory(cells, kws, "decay")
+    with one_line_errors(), progress_bar(len(cells) * kws["samples"] * kws["steps"],
+                                         "backward sweeps", config["quiet"]) as bar:
         profiles = []
         for cell in cells:
             done = [0]

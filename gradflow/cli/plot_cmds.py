@@ -9,17 +9,40 @@ from ..plotting.style import RC
 from ..results_io import read_table
 from .base import fail, plot
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import compute_profiles, flow_options, pop_flow_options
+from .options import compute_profiles, flow_options, pop_flow_options, refuse_with_results
 
 
-def read_results(paths, reader):
-    """Read result files and convert them with `reader`; one-line errors."""
+# Columns that only a results file of each kind has: how a CSV (which carries no metadata)
+# says its kind. The JSON and NPZ say it in their metadata.
+KIND_COLUMNS = {"decay": ("log10_frobenius_norm",), "phase": ("scale", "log10_rate_per_step"),
+                "heatmap": ("s", "t"), "spectrum": ("lyapunov_log10_per_step",),
+                "gates": ("step",)}
+
+
+def kind_of(table):
+    """The kind of results `table` holds: its metadata's, else the one its columns name."""
+    if table.kind is not None:
+        return table.kind
+    return next((kind for kind, names in KIND_COLUMNS.items()
+                 if all(n in table.columns for n in names)), None)
+
+
+def read_results(paths, kind, from_table):
+    """Read results files of `kind` and convert each with `from_table` (a result or a list of
+    them); one-line errors, naming the kind a file holds when it is another."""
     out = []
     for path in paths:
         try:
-            out.extend(reader(read_table(path)))
+            table = read_table(path)
+            found = kind_of(table)
+            if found not in (None, kind):
+                raise ValueError(f"holds {found!r} results, not {kind!r}; draw it with "
+                                 f"`gradflow plot {found}`" if found in KIND_COLUMNS
+                                 else f"holds {found!r} results, not {kind!r}")
+            result = from_table(table)
         except ValueError as err:
             fail(f"{path}: {err}" if not str(err).startswith(str(path)) else str(err))
+        out.extend(result if isinstance(result, list) else [result])
     return out
 
 
@@ -42,8 +65,9 @@ def decay(results, output, dpi, width, height, quantity, no_band, title, **opts)
     """
     check_figure_path(output)
     config = pop_flow_options(opts)
+    refuse_with_results(results)
     if results:
-        profiles = read_results(results, profiles_from_table)
+        profiles = read_results(results, "decay", profiles_from_table)
     else:
         profiles = compute_profiles(**config)
     fig, ax = new_figure(width, height)
