@@ -14,6 +14,9 @@ from click.testing import CliRunner
 from gradflow import __version__
 from gradflow.cli import main
 from gradflow.results_io import read_table
+from gradflow.sampling import setup
+
+from cell_oracles import explicit_products, oracle_trajectory
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--hidden", "4", "--input-size", "3", "--steps", "6", "--quiet"]
@@ -265,3 +268,47 @@ def test_bad_input_subprocess(tmp_path, case):
     assert_one_error_line(code, err)
     assert "Traceback" not in err and out == ""
     assert _files(tmp_path) == before
+
+
+# ------------------------------------------------------------------ --loss-vector
+
+def test_loss_vector_is_pulled_back_through_the_explicit_products(tmp_path):
+    g = np.random.default_rng(5).standard_normal(8)
+    np.save(tmp_path / "g.npy", g)
+    code, out, err = run(["jacobians", "--cell", "lstm", "--hidden", "4", "--input-size", "3",
+                          "--steps", "9", "--seed", "2", "--loss-vector", str(tmp_path / "g.npy"),
+                          "--format", "csv", "-q", "-o", str(tmp_path / "r.json")])
+    assert code == 0, err
+    s = setup("lstm", hidden=4, input_size=3, steps=9, seed=2)
+    _, jacs = oracle_trajectory("lstm", s.params, s.sequences[0], np.zeros(8))
+    expected = [np.log10(np.linalg.norm(g @ P)) for P in explicit_products(jacs)]
+    column = [float(line.split(",")[4]) for line in out.splitlines()[1:]]
+    np.testing.assert_allclose(column, expected, rtol=0, atol=1e-10)
+    meta = json.loads((tmp_path / "r.json").read_text())["metadata"]["cells"]["lstm"]
+    assert meta["loss_vector"] == "g.npy"
+
+
+@pytest.mark.parametrize("vector,words", [
+    (np.ones(5), "has 5 entries, but the lstm's state has 8"),
+    (np.zeros(8), "is zero"),
+    (np.r_[np.ones(7), np.nan], "non-finite"),
+    (np.ones((2, 4)), "shape (n,)"),
+])
+def test_bad_loss_vectors_are_one_line(vector, words, tmp_path):
+    np.save(tmp_path / "g.npy", vector)
+    code, out, err = run(["jacobians", "--cell", "lstm", "--hidden", "4", "--steps", "5", "-q",
+                          "--loss-vector", str(tmp_path / "g.npy"), "-o", str(tmp_path / "r.csv")])
+    assert_one_error_line(code, err)
+    assert words in err and out == ""
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_loss_vector_as_a_real_command_and_refused_beside_results(tmp_path):
+    np.save(tmp_path / "g.npy", np.arange(1.0, 5.0))
+    code, out, err = run_subprocess(["jacobians", "--cell", "rnn", "--hidden", "4", "--steps",
+                                     "6", "--loss-vector", "g.npy", "-o", "r.csv"], tmp_path)
+    assert code == 0, err
+    assert read_table(tmp_path / "r.csv").columns["log10_loss_gradient_norm"].shape == (6,)
+    code, _, err = run(["plot", "decay", str(tmp_path / "r.csv"), "--loss-vector",
+                        str(tmp_path / "g.npy"), "-o", str(tmp_path / "f.png")])
+    assert code == 2 and "--loss-vector" in err and not (tmp_path / "f.png").exists()

@@ -6,18 +6,19 @@ import numpy as np
 from ..decay import profiles_to_table
 from ..results_io import table_to_text
 from .base import FilePath, check_results_path, main, write_results
-from .options import compute_profiles, flow_options, pop_flow_options
-from .. import __version__
+from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
+                      setup_line)
 
 
 @main.command()
 @flow_options
+@loss_vector_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="What to print on stdout: a table for people, or CSV / "
                                       "JSON for programs (columns in the README).")
 @click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
               help="Also write the results to FILE: .csv, .json or .npz by its suffix.")
-def jacobians(fmt, output, **opts):
+def jacobians(fmt, output, loss_vector, **opts):
     """Norms of the Jacobian products ds_T/ds_t at every distance T - t.
 
     For each cell: log10 of the spectral and Frobenius norms of ds_T/ds_t, of the loss gradient
@@ -28,7 +29,7 @@ def jacobians(fmt, output, **opts):
     config = pop_flow_options(opts)
     if output is not None:
         check_results_path(output)
-    profiles = compute_profiles(**config)
+    profiles = compute_profiles(loss_vector=loss_vector, **config)
     table = profiles_to_table(profiles)
     if output is not None:
         write_results(output, table)
@@ -50,15 +51,8 @@ def format_summary(profiles):
     first = profiles[0].metadata
     T = len(profiles[0].distance)
     marks = log_spaced(T)
-    if first.get("weights"):
-        setup = f"weights {first['weights']}, H={first['hidden']}, D={first['input_size']}"
-    else:
-        setup = (f"H={first['hidden']}, D={first['input_size']}, init {first['init']} "
-                 f"x{first['scale']:g}, forget bias {first['forget_bias']:g}")
     samples = first["samples"]
-    lines = [f"gradflow {__version__}: {setup}, T={T}, seed {first['seed']}, "
-             f"{samples} input sequence{'s' if samples > 1 else ''}",
-             "",
+    lines = [setup_line(first, T), "",
              f"{'':16}{'':11}{'factor':>8}{'':9}log10 ||ds_T/ds_t||_2 at distance"
              + (" (mean over samples)" if samples > 1 else ""),
              f"{'cell':16}{'verdict':11}{'/step':>8}{'horizon':>9}"

@@ -6,8 +6,8 @@ import numpy as np
 from ..cells import get_cell
 from ..results_io import table_to_text
 from ..spectra import spectrum, spectrum_to_table
-from .base import check_results_path, fail, main, progress_bar, write_results
-from .options import flow_options, pop_flow_options, resolve_flow, setup_line
+from .base import FilePath, check_results_path, main, one_line_errors, progress_bar, write_results
+from .options import check_memory, flow_options, pop_flow_options, resolve_flow, setup_line
 
 SHOWN = 8  # exponents shown per row of the table people read; files hold all of them
 
@@ -23,7 +23,7 @@ SHOWN = 8  # exponents shown per row of the table people read; files hold all of
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="What to print on stdout: a table for people, or CSV / "
                                       "JSON for programs (columns in the README).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
               help="Also write the exponents to FILE: .csv, .json or .npz by its suffix; "
                    "`gradflow plot spectrum FILE` draws them.")
 def lyapunov(exponents, discard, fmt, output, **opts):
@@ -35,7 +35,7 @@ def lyapunov(exponents, discard, fmt, output, **opts):
     the largest sets how fast the longest-lived gradient direction vanishes or explodes.
     """
     config = pop_flow_options(opts)
-    if output:
+    if output is not None:
         check_results_path(output)
     cells, kws, extra = resolve_flow(config)
     T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
@@ -47,9 +47,10 @@ def lyapunov(exponents, discard, fmt, output, **opts):
         if exponents is not None and exponents > n:
             raise click.BadParameter(f"{exponents} is more than the {cell}'s state size {n}",
                                      param_hint="--exponents")
+    check_memory(cells, kws, "spectrum")
     spectra = []
-    with progress_bar(len(cells) * kws["samples"] * T, "Lyapunov exponents",
-                      config["quiet"]) as bar:
+    with one_line_errors(), progress_bar(len(cells) * kws["samples"] * T,
+                                         "Lyapunov exponents", config["quiet"]) as bar:
         for cell in cells:
             done = [0]
 
@@ -57,15 +58,11 @@ def lyapunov(exponents, discard, fmt, output, **opts):
                 bar.update(k - done[0])
                 done[0] = k
 
-            try:
-                spectra.append(spectrum(cell, activation=config["activation"],
-                                        exponents=exponents, discard=discard, progress=tick,
-                                        **kws))
-            except ValueError as err:
-                fail(str(err))
+            spectra.append(spectrum(cell, activation=config["activation"], exponents=exponents,
+                                    discard=discard, progress=tick, **kws))
     table = spectrum_to_table(spectra)
     table.metadata.update(extra)
-    if output:
+    if output is not None:
         write_results(output, table)
     if fmt == "table":
         click.echo(format_exponents(spectra, T, discard, extra))

@@ -181,9 +181,48 @@ def refuse_with_results(results, *names):
                f"as they are); leave {'it' if len(unused) == 1 else 'them'} out")
 
 
-def compute_profiles(**config):
-    """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles."""
+def loss_vector_option(command):
+    """Add --loss-vector FILE.npy (dL/ds_T for the loss-gradient column) to `command`."""
+    return click.option(
+        "--loss-vector", type=FilePath(dir_okay=False), metavar="FILE.npy",
+        help="dL/ds_T, a vector of the state's size (2H for the LSTM) saved with numpy.save, "
+             "whose pull-back dL/ds_t gives the loss-gradient column [default: (1, ..., 1) / "
+             "sqrt(n)].")(command)
+
+
+def load_loss_vector(path, cells, hidden):
+    """Read --loss-vector: one finite, non-zero vector whose length is every cell's state size."""
+    from ..cells import get_cell
+
+    try:
+        with open(path, "rb") as fh:
+            vector = np.load(fh, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        fail(f"{path}: cannot read as a .npy array ({err})")
+    if not isinstance(vector, np.ndarray) or vector.ndim != 1 or \
+            not np.issubdtype(vector.dtype, np.number) or np.iscomplexobj(vector):
+        fail(f"{path}: the loss vector must be one array of real numbers of shape (n,), got "
+             f"{getattr(vector, 'shape', 'an .npz archive')}")
+    vector = vector.astype(float)
+    _finite(vector, path)
+    if not np.any(vector):
+        fail(f"{path}: the loss vector is zero: every loss gradient would be zero")
+    for cell in cells:
+        n = get_cell(cell).state_blocks * hidden
+        if len(vector) != n:
+            fail(f"{path}: the loss vector has {len(vector)} entries, but the {cell}'s state "
+                 f"has {n}" + (" (give one --cell)" if len(cells) > 1 else ""))
+    return vector
+
+
+def compute_profiles(loss_vector=None, **config):
+    """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles.
+
+    `loss_vector` is the path of a .npy file holding dL/ds_T, or None."""
     cells, kws, extra = resolve_flow(config)
+    if loss_vector is not None:
+        kws["loss_grad"] = load_loss_vector(loss_vector, cells, kws["hidden"])
+        extra = {**extra, "loss_vector": os.path.basename(loss_vector)}
     check_memory(cells, kws, "decay")
     with one_line_errors(), progress_bar(len(cells) * kws["samples"] * kws["steps"],
                                          "backward sweeps", config["quiet"]) as bar:

@@ -9,7 +9,8 @@ from ..plotting.style import RC
 from ..results_io import read_table
 from .base import fail, plot
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import compute_profiles, flow_options, pop_flow_options, refuse_with_results
+from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
+                      refuse_with_results)
 
 
 # Columns that only a results file of each kind has: how a CSV (which carries no metadata)
@@ -49,6 +50,7 @@ def read_results(paths, kind, from_table):
 @plot.command()
 @click.argument("results", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @flow_options
+@loss_vector_option
 @figure_options
 @click.option("--quantity", type=click.Choice(["spectral", "frobenius", "loss_gradient",
                                                "h_spectral", "c_spectral"]),
@@ -57,7 +59,8 @@ def read_results(paths, kind, from_table):
                    "dL/ds_t, or of the LSTM's blocks dh_T/dh_t and dc_T/dc_t.")
 @click.option("--no-band", is_flag=True, help="Do not shade the spread over samples.")
 @click.option("--title", default=None, help="Title above the plot.")
-def decay(results, output, dpi, width, height, quantity, no_band, title, **opts):
+def decay(results, output, dpi, width, height, quantity, no_band, title, loss_vector,
+          **opts):
     """log10 ||ds_T/ds_t|| against distance T - t, cells overlaid.
 
     Reads RESULTS files written by `gradflow jacobians -o` (CSV, JSON or NPZ), or, with none,
@@ -65,11 +68,11 @@ def decay(results, output, dpi, width, height, quantity, no_band, title, **opts)
     """
     check_figure_path(output)
     config = pop_flow_options(opts)
-    refuse_with_results(results)
+    refuse_with_results(results, "loss_vector")
     if results:
         profiles = read_results(results, "decay", profiles_from_table)
     else:
-        profiles = compute_profiles(**config)
+        profiles = compute_profiles(loss_vector=loss_vector, **config)
     fig, ax = new_figure(width, height)
     with plt.rc_context(RC):
         plot_decay(profiles, ax=ax, quantity=quantity, band=not no_band)
