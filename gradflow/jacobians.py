@@ -23,7 +23,7 @@ from .unroll import default_state, unroll
 
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_singular_value",
            "Scaled", "BlockNorms", "GradientFlow", "gradient_flow", "lyapunov_spectrum",
-           "default_blocks", "trajectory"]
+           "default_blocks", "trajectory", "tangent_map"]
 
 
 class Scaled(NamedTuple):
@@ -138,9 +138,10 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     # For the full spectrum, P_d^T is also kept as Q R: J^T Q = Q' R', R <- R' R. The graded
     # triangular R keeps the small singular values that rounding erases from P itself.
     chain = (eye, eye, 0.0) if spectrum_at else None
+    finite = np.all(np.isfinite(states), axis=1)
     for d in range(1, T + 1):
         t = T - d  # J_{t+1} = ds_{t+1}/ds_t, evaluated at s_t and x_{t+1}
-        J = linear(states[t], inputs[t], eye).T
+        J = tangent_map(linear, states, inputs, t, eye, finite).T
         P = J if d == 1 else P @ J
         frob = _frobenius(P)
         if not np.isfinite(frob):
@@ -216,6 +217,24 @@ def trajectory(cell, params, inputs=None, state0=None, steps=None):
     return inputs, state0, unroll(cell, params, inputs, state0)
 
 
+def tangent_map(linear, states, inputs, t, tangents, finite):
+    """J_{t+1} t_i for the rows t_i of `tangents`, J_{t+1} = ds_{t+1}/ds_t at (s_t, x_{t+1}).
+
+    `finite` (T+1,) says which states are finite. A Jacobian taken at a state that overflowed
+    is used only if it does not depend on the state (a linear recurrence, whose exploding
+    trajectory is still well defined): a nonlinear cell evaluated at inf or nan gives numbers
+    without meaning (relu at nan has slope 0), so FloatingPointError names the first step at
+    which the forward pass stopped being finite.
+    """
+    out = linear(states[t], inputs[t], tangents)
+    if not finite[t]:
+        with np.errstate(all="ignore"):
+            same = np.array_equal(out, linear(states[0], inputs[t], tangents))
+        if not same:
+            raise FloatingPointError(_not_finite(states, inputs, t))
+    return out
+
+
 def _frobenius(P):
     """||P||_F without the overflow (or underflow) of the squares of very large entries."""
     with np.errstate(over="ignore", under="ignore"):
@@ -231,12 +250,12 @@ def _frobenius(P):
 def _not_finite(states, inputs, t):
     finite = np.all(np.isfinite(states.reshape(len(states), -1)), axis=1)
     if finite.all():
-        where = f"at the state s_{t} (|s_{t}| = {_frobenius(states[t]):.3g})"
-    else:
-        k = int(np.argmin(finite))
-        where = (f"the forward pass is not finite from step {k} on (|s_{k - 1}| = "
-                 f"{_frobenius(states[k - 1]):.3g}, then s_{k} has inf or nan)")
-    return f"the Jacobian ds_{t + 1}/ds_{t} is not finite: {where}"
+        return (f"the Jacobian ds_{t + 1}/ds_{t} is not finite at the state s_{t} (|s_{t}| = "
+                f"{_frobenius(states[t]):.3g}): the cell's derivative overflows there")
+    k = int(np.argmin(finite))
+    return (f"the Jacobian ds_{t + 1}/ds_{t} has no meaning: the forward pass is not finite "
+            f"from step {k} on (|s_{k - 1}| = {_frobenius(states[k - 1]):.3g}, then s_{k} has "
+            "inf or nan)")
 
 
 def _loss_vector(loss_grad, n):
@@ -304,10 +323,11 @@ def lyapunov_spectrum(cell, params, inputs=None, state0=None, k=None, *, steps=N
         raise ValueError(f"discard must be between 0 and T - 1 = {T - 1}, got {discard}")
     Q = np.eye(n) if k == n else _frame(n, k, seed)
     linear = Linearization(cell, params)
+    finite = np.all(np.isfinite(states), axis=1)
     total = np.zeros(k)
     with np.errstate(divide="ignore"):
-        for t, x in enumerate(inputs):
-            Z = linear(states[t], x, Q.T).T
+        for t in range(T):
+            Z = tangent_map(linear, states, inputs, t, Q.T, finite).T
             Q, R = np.linalg.qr(Z)
             if t >= discard:
                 total += np.log(np.abs(np.diag(R)))

@@ -18,9 +18,9 @@ from typing import Mapping
 
 import numpy as np
 
+from .jacobians import tangent_map, trajectory
 from .linearization import Linearization
 from .spectral_norm import top_singular_value
-from .unroll import default_state, unroll
 
 __all__ = ["PairwiseNorms", "pairwise_norms", "pairwise_to_table", "pairwise_from_table"]
 
@@ -55,25 +55,24 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
       A `PairwiseNorms`.
     """
     stride = int(stride)
-    inputs = np.asarray(inputs, dtype=float)
+    inputs, state0, states = trajectory(cell, params, inputs, state0)
     T = len(inputs)
     if not 1 <= stride <= T:
         raise ValueError(f"stride must be between 1 and the length {T}, got {stride}")
-    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
-    states = unroll(cell, params, inputs, state0)
     n = state0.shape[-1]
     times = np.arange(0, T + 1, stride)
     m = len(times)
     if (m - 1) * n * n * 8 > MAX_BLOCK_BYTES:
         raise ValueError(f"{m - 1} blocks of {n} x {n} need more than 1 GiB: raise the stride")
     linear = Linearization(cell, params)
+    finite = np.all(np.isfinite(states), axis=1)
     eye = np.eye(n)
     # blocks[i] = ds_{t_{i+1}}/ds_{t_i} / 10**scales[i], unit Frobenius norm.
     blocks, scales = [], []
     for i in range(m - 1):
         B, scale = eye, 0.0
         for t in range(times[i], times[i + 1]):
-            J = linear(states[t], inputs[t], eye).T  # ds_{t+1}/ds_t
+            J = tangent_map(linear, states, inputs, t, eye, finite).T  # ds_{t+1}/ds_t
             B = J @ B
             frob = np.linalg.norm(B)
             if not np.isfinite(frob):

@@ -6,10 +6,13 @@ hand-derived Jacobians (tests/cell_oracles.py), matrix powers, and QR of explici
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import gradflow as gf
 from gradflow import cells
+from gradflow.cli import main
 from gradflow.jacobians import gradient_flow, lyapunov_spectrum
+from gradflow.pairwise import pairwise_norms
 
 from cell_oracles import explicit_products, oracle_trajectory, random_params
 
@@ -174,3 +177,44 @@ def test_load_weights_is_one_line_from_the_api(tmp_path):
     assert model.cell is gf.lstm and (model.hidden, model.input_size) == (H, D)
     flow = gf.gradient_flow(model.cell, model.params, rng.standard_normal((7, D)))
     assert flow.log10_spectral_norm.shape == (7,)
+
+
+def test_a_nonlinear_cell_evaluated_where_the_trajectory_overflowed_is_refused():
+    # A relu RNN with weights 1e300 overflows to inf, then inf - inf = nan, where relu's slope
+    # reads 0: the Jacobian there would be 0, "vanishing", and false. A linear cell's Jacobian
+    # does not depend on the state, so its overflowing trajectory is still fine.
+    rng = np.random.default_rng(0)
+    n = 5
+    params = {"weight_hh": 1e300 * rng.standard_normal((n, n)), "weight_ih": np.eye(n, 2),
+              "bias_ih": np.zeros(n), "bias_hh": np.zeros(n)}
+    inputs = rng.standard_normal((8, 2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        states = [np.zeros(n)]
+        for x in inputs:
+            states.append(np.maximum(params["weight_hh"] @ states[-1] + params["weight_ih"] @ x, 0))
+    first = next(k for k, s in enumerate(states) if not np.all(np.isfinite(s)))
+    with pytest.raises(FloatingPointError, match=f"not finite from step {first} on"):
+        gradient_flow(cells.rnn_relu, params, inputs)
+    flow = gradient_flow(cells.rnn_linear, {**params, "weight_hh": params["weight_hh"] / 1e298},
+                         rng.standard_normal((300, 2)))
+    assert np.all(np.isfinite(flow.log10_spectral_norm))
+
+
+def test_lyapunov_and_pairwise_refuse_the_overflowed_nonlinear_trajectory_too():
+    rng = np.random.default_rng(0)
+    n = 5
+    params = {"weight_hh": 1e300 * rng.standard_normal((n, n)), "weight_ih": np.eye(n, 2),
+              "bias_ih": np.zeros(n), "bias_hh": np.zeros(n)}
+    inputs = rng.standard_normal((8, 2))
+    for run in (lambda: lyapunov_spectrum(cells.rnn_relu, params, inputs),
+                lambda: pairwise_norms(cells.rnn_relu, params, inputs)):
+        with pytest.raises(FloatingPointError, match="forward pass is not finite from step"):
+            run()
+
+
+def test_the_table_prints_a_factor_far_from_one_in_scientific_notation():
+    out = CliRunner().invoke(main, ["jacobians", "--cell", "rnn", "--activation", "linear",
+                                    "--init", "identity", "--scale", "1e200", "--steps", "5",
+                                    "--hidden", "3", "-q"]).stdout
+    row = next(line.split() for line in out.splitlines() if line.startswith("rnn "))
+    assert row[1:4] == ["exploding", "1.0e+200", "1"]

@@ -60,7 +60,7 @@ def format_summary(profiles):
     for p in profiles:
         s = p.summary
         horizon = "-" if s.horizon is None else str(s.horizon)
-        lines.append(f"{p.cell:16}{s.verdict:11}{s.rate:>8.3f}{horizon:>9}"
+        lines.append(f"{p.cell:16}{s.verdict:11}{_factor(s.rate):>8}{horizon:>9}"
                      + _row(p.mean["spectral"], marks))
         for block, label in (("h", "dh_T/dh_t"), ("c", "dc_T/dc_t")):
             if f"{block}_spectral" in p.mean:
@@ -68,6 +68,11 @@ def format_summary(profiles):
     lines += ["", "verdict: the fitted line changes by more than a factor 10 over T steps; "
                   "horizon: first distance with norm < 1e-3 or > 1e3"]
     return "\n".join(lines)
+
+
+def _factor(rate):
+    """The factor per step in a column of 8: three decimals, or scientific when far from 1."""
+    return f"{rate:.3f}" if 1e-3 <= rate < 1e3 else f"{rate:.1e}"
 
 
 def _row(values, marks):
