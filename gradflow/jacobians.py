@@ -18,7 +18,7 @@ from typing import Callable, Mapping, NamedTuple, Optional
 import numpy as np
 
 from .linearization import Linearization, NotDifferentiableError, step_jacobian
-from .spectral_norm import singular_values, top_singular_value
+from .spectral_norm import frobenius, singular_values, top_singular_value
 from .unroll import default_state, unroll
 
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_singular_value",
@@ -143,7 +143,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
         t = T - d  # J_{t+1} = ds_{t+1}/ds_t, evaluated at s_t and x_{t+1}
         J = tangent_map(linear, states, inputs, t, eye, finite).T
         P = J if d == 1 else P @ J
-        frob = _frobenius(P)
+        frob = frobenius(P)
         if not np.isfinite(frob):
             raise FloatingPointError(_not_finite(states, inputs, t))
         if frob == 0:
@@ -163,7 +163,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
             gradients[d - 1] = pulled / pulled_norm
         for name, sl in blocks.items():
             B = P[sl, sl]
-            b_frob = _frobenius(B)
+            b_frob = frobenius(B)
             if b_frob > 0:
                 b_sigma, u[name] = top_singular_value(B, u[name], rng=rng)
                 block_out[name][0][d - 1] = np.log10(b_sigma) + scale
@@ -235,26 +235,14 @@ def tangent_map(linear, states, inputs, t, tangents, finite):
     return out
 
 
-def _frobenius(P):
-    """||P||_F without the overflow (or underflow) of the squares of very large entries."""
-    with np.errstate(over="ignore", under="ignore"):
-        frob = np.linalg.norm(P)
-    if 0 < frob < np.inf:
-        return frob
-    peak = np.abs(P).max()
-    if not 0 < peak < np.inf:
-        return peak  # zero, or not finite
-    return peak * np.linalg.norm(P / peak)
-
-
 def _not_finite(states, inputs, t):
     finite = np.all(np.isfinite(states.reshape(len(states), -1)), axis=1)
     if finite.all():
         return (f"the Jacobian ds_{t + 1}/ds_{t} is not finite at the state s_{t} (|s_{t}| = "
-                f"{_frobenius(states[t]):.3g}): the cell's derivative overflows there")
+                f"{frobenius(states[t]):.3g}): the cell's derivative overflows there")
     k = int(np.argmin(finite))
     return (f"the Jacobian ds_{t + 1}/ds_{t} has no meaning: the forward pass is not finite "
-            f"from step {k} on (|s_{k - 1}| = {_frobenius(states[k - 1]):.3g}, then s_{k} has "
+            f"from step {k} on (|s_{k - 1}| = {frobenius(states[k - 1]):.3g}, then s_{k} has "
             "inf or nan)")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .jacobians import tangent_map, trajectory
 from .linearization import Linearization
-from .spectral_norm import top_singular_value
+from .spectral_norm import frobenius, top_singular_value
 
 __all__ = ["PairwiseNorms", "pairwise_norms", "pairwise_to_table", "pairwise_from_table"]
 
@@ -74,7 +74,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
         for t in range(times[i], times[i + 1]):
             J = tangent_map(linear, states, inputs, t, eye, finite).T  # ds_{t+1}/ds_t
             B = J @ B
-            frob = np.linalg.norm(B)
+            frob = frobenius(B)
             if not np.isfinite(frob):
                 raise FloatingPointError(f"the Jacobian ds_{t + 1}/ds_{t} is not finite")
             if frob == 0:
@@ -93,7 +93,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
                 out[i, :j + 1] = -np.inf  # an exactly zero factor: zero for every earlier t
                 break
             P = P @ blocks[j]
-            frob = np.linalg.norm(P)
+            frob = frobenius(P)
             if frob == 0:
                 out[i, :j + 1] = -np.inf
                 break

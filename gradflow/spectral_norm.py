@@ -54,7 +54,7 @@ import scipy.linalg
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["top_singular_value", "singular_values", "svd"]
+__all__ = ["top_singular_value", "singular_values", "svd", "frobenius"]
 
 DIRECT_SIZE = 64       # up to this size a full SVD is cheaper than a Krylov iteration
 DECOUPLE_RTOL = 1e-13  # entries this small, relative to ||P||_F / sqrt(m n), do not couple
@@ -70,6 +70,18 @@ def svd(P, compute_uv=True):
     except np.linalg.LinAlgError:
         return scipy.linalg.svd(P, full_matrices=False, compute_uv=compute_uv,
                                 lapack_driver="gesvd")
+
+
+def frobenius(P):
+    """||P||_F without the overflow (or underflow) of the squares of very large entries."""
+    with np.errstate(over="ignore", under="ignore"):
+        frob = np.linalg.norm(P)
+    if 0 < frob < np.inf:
+        return frob
+    peak = np.abs(P).max()
+    if not 0 < peak < np.inf:
+        return peak  # zero, or not finite
+    return peak * np.linalg.norm(P / peak)
 
 
 def singular_values(P):
@@ -100,7 +112,8 @@ def top_singular_value(P, U=None, *, rng=None, block=3, depth=4, rtol=1e-8, maxi
     m, n = P.shape
     if P.size == 0:
         return 0.0, U
-    frob = np.linalg.norm(P)
+    with np.errstate(over="ignore", under="ignore"):
+        frob = np.linalg.norm(P)
     if not 1e-100 < frob < 1e100:  # zero, not finite, or squares that under- or overflow
         peak = np.abs(P).max()
         if peak == 0 or not np.isfinite(peak):
