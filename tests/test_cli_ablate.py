@@ -72,15 +72,6 @@ def test_diverging_run_is_reported_by_the_cli():
     assert "yes, at update" in none and norm.endswith("no")
 
 
-def test_plot_cliff_command(tmp_path):
-    out = tmp_path / "c.svg"
-    r = CliRunner().invoke(main, ["plot", "cliff", "--grid", "41", "-o", str(out)])
-    assert r.exit_code == 0, r.output
-    assert "plain" in r.output and out.read_text().startswith("<?xml")
-    bad = CliRunner().invoke(main, ["plot", "cliff", "--w-range", "5,1", "-o", str(out)])
-    assert bad.exit_code != 0 and "LO < HI" in bad.output
-
-
 def test_real_subprocess(tmp_path):
     out = tmp_path / "r.csv"
     proc = subprocess.run([sys.executable, "-m", "gradflow"] + SMALL + ["--format", "csv", "-o",
