@@ -25,7 +25,9 @@ class FiniteFloat(click.FloatRange):
 
     def convert(self, value, param, ctx):
         number = click.FloatRange.convert(self, value, param, ctx)
-        if math.isnan(number) or (math.isinf(number) and not (self.allow_inf and number > 0)):
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        if math.isinf(number) and not (self.allow_inf and number > 0):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
 
