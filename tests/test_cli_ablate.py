@@ -114,7 +114,8 @@ def test_legend_and_limits_of_the_training_panels():
     assert loss_labels == ["no clipping", "norm clip at 1", "value clip at 1",
                            "memoryless baseline", "diverged, stopped"]
     norm_labels = [t.get_text() for t in ax_norm.get_legend().get_texts()]
-    assert norm_labels[3:] == ["threshold 1", "||g|| > 10 x threshold", "diverged, stopped"]
+    assert norm_labels[3:] == ["threshold 1", r"$\|g\| > 10 \times$ threshold",
+                               "diverged, stopped"]
     losses = np.concatenate([r.loss for r in runs])
     lo, hi = ax_loss.get_ylim()
     assert lo <= losses.min() and hi >= losses.max()

@@ -76,7 +76,7 @@ def plot_training(results, *, ax=None, quantity="loss", explosion_factor=10.0, l
             ax.axhline(thresholds[0], color="0.5", linestyle=":", linewidth=0.8,
                        label=f"threshold {thresholds[0]:g}")
             ax.plot([], [], linestyle="none", marker="^", markersize=3, color="0.3",
-                    label=f"||g|| > {explosion_factor:g} x threshold")
+                    label=rf"$\|g\| > {explosion_factor:g} \times$ threshold")
             ax.set_ylabel("gradient norm before clipping")
         if any(r.diverged for r in results):
             ax.plot([], [], linestyle="none", marker="X", markersize=7, color="0.5",
