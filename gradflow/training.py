@@ -10,6 +10,7 @@ whole sequence but back-propagates only within windows of k steps. Optimizers ar
 """
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -26,7 +27,8 @@ from .tasks import TASKS, loss_sum, make_task
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
            "TrainingResult", "train", "Summary", "summarize", "clipping_ablation",
-           "ABLATION_COLUMNS", "ablation_to_table", "ablation_from_table"]
+           "ABLATION_COLUMNS", "ablation_to_table", "ablation_from_table", "memory_needed",
+           "available_memory"]
 
 
 def init_model(cell, hidden, input_size, output_size, *, init="gaussian", scale=1.0,
@@ -225,6 +227,61 @@ def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, t
         raise ValueError(f"the blow-up limit max_loss must be positive, got {max_loss}")
 
 
+# Peak memory of one BPTT update, measured with tracemalloc for the RNN, LSTM and GRU (H = 16
+# to 64, T = 100 to 1000, adding and copy): 4 to 11 times the bytes of the inputs,
+# pre-activations and outputs of the window, 8 L B (D + G H + O); 12 keeps the estimate above
+# every case measured (tests/test_training.py checks it against tracemalloc).
+_TAPE_FACTOR = 12
+
+
+def _task_shape(task, steps):
+    """(sequence length L, input size D, output size O) of `task` at length `steps`, from two
+    tiny batches (L is affine in steps for every task): nothing of size `steps` is allocated."""
+    rng = np.random.default_rng(0)
+    small, next_ = (make_task(task, k, 1, rng) for k in (2, 3))
+    a, b = small.inputs.shape, next_.inputs.shape
+    return a[0] + (steps - 2) * (b[0] - a[0]), a[-1], small.output_size
+
+
+def memory_needed(cell, task, *, steps, hidden, batch, truncation=None):
+    """An estimate in bytes of the peak memory of `train` for a built-in cell (name): the
+    parameters with their gradients and optimizer state, and autograd's record of one window
+    of truncated (or full) BPTT."""
+    gates = get_cell(cell).gate_blocks if isinstance(cell, str) else 1
+    length, inputs, outputs = _task_shape(task, steps)
+    window = length if truncation is None else min(int(truncation), length)
+    params = gates * hidden * (hidden + inputs + 2) + outputs * (hidden + 1)
+    tape = _TAPE_FACTOR * window * batch * (inputs + gates * hidden + outputs)
+    data = 4 * length * batch * (inputs + outputs + hidden)  # batch, targets, carried states
+    return 8 * (6 * params + tape + data)
+
+
+def available_memory():
+    """Bytes of memory the machine has available now (MemAvailable), or its physical memory,
+    or None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(cell, task, steps, hidden, batch, truncation):
+    need, have = memory_needed(cell, task, steps=steps, hidden=hidden, batch=batch,
+                               truncation=truncation), available_memory()
+    if have is not None and need > have:
+        raise ValueError(f"training needs about {need / 2**30:.3g} GiB of memory "
+                         f"(hidden {hidden}, steps {steps}, batch {batch}), more than the "
+                         f"{have / 2**30:.3g} GiB available: make the model, the task or the "
+                         "batch smaller, or truncate BPTT")
+
+
 def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optimizer="sgd",
           clip_mode="none", threshold=1.0, truncation=None, init="gaussian", scale=1.0,
           forget_bias=1.0, seed=0, max_loss=1e6, params=None, state0=None, progress=None):
@@ -255,12 +312,15 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
     Raises:
       ValueError: for settings no run can use: an unknown name, a size below 1, a learning
         rate, threshold or scale that is not positive (scale: not negative) and finite, a
-        non-finite forget bias, a max_loss that is not positive (inf is allowed: no limit).
+        non-finite forget bias, a max_loss that is not positive (inf is allowed: no limit),
+        or (built-in cells) sizes whose `memory_needed` exceeds `available_memory`.
     """
     _check_settings(clip_mode=clip_mode, optimizer=optimizer, task=task, hidden=hidden,
                     batch=batch, updates=updates, lr=lr, threshold=threshold,
                     truncation=truncation, scale=scale, forget_bias=forget_bias,
                     max_loss=max_loss)
+    if isinstance(cell, str) and params is None:  # user cells: no estimate of their size
+        _check_memory(cell, task, steps, hidden, batch, truncation)
     cell = _resolve_cell(cell)
     init_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
     init_rng, data_rng = np.random.default_rng(init_seq), np.random.default_rng(data_seq)

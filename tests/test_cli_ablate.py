@@ -207,3 +207,13 @@ def test_real_subprocess(tmp_path):
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("Error: "), proc.stderr
         assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.svg", "g.svg", "r.npz"]
+
+
+@pytest.mark.parametrize("args", [["--hidden", "1000000"], ["--steps", "1000000000000"],
+                                  ["--batch", "10000000000"]])
+def test_runs_too_large_for_memory_are_one_line(tmp_path, args):
+    proc = run_subprocess(["ablate", "clipping", "-q", "--updates", "1", "-o", "r.json", *args],
+                          tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("Error: training needs about") and "GiB" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []

@@ -261,3 +261,31 @@ def test_ablation_table_round_trip_in_every_format(tmp_path):
             else:
                 assert got.baseline == want.baseline
                 assert got.metadata["task"] == "adding" and got.metadata["seed"] == 1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("truncation", [None, 7])
+@pytest.mark.parametrize("task", ["copy", "recall"])
+def test_memory_estimate_is_above_the_measured_peak(cell, truncation, task):
+    import tracemalloc
+
+    from gradflow.training import memory_needed
+    kws = dict(steps=120, hidden=24, batch=8)
+    tracemalloc.start()
+    try:
+        train(cell, task, updates=1, truncation=truncation, **kws)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = memory_needed(cell, task, truncation=truncation, **kws)
+    assert peak <= estimate <= 30 * peak
+
+
+def test_training_that_cannot_fit_in_memory_is_refused_up_front(monkeypatch):
+    import gradflow.training as training
+    monkeypatch.setattr(training, "available_memory", lambda: 2**30)
+    calls = []
+    with pytest.raises(ValueError, match="GiB of memory"):
+        train("lstm", "adding", steps=10_000, hidden=512, batch=64, updates=1,
+              progress=lambda: calls.append(1))
+    assert calls == []

@@ -165,6 +165,9 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
                                         progress=lambda: bar.update(1))
         except ValueError as err:
             fail(str(err))
+        except MemoryError as err:  # the up-front estimate (training.memory_needed) fell short
+            fail(f"out of memory ({err or 'no detail'}): make the model, the task or the batch "
+                 "smaller")
     table = ablation_to_table(results, FINAL_LOSS_WINDOW)
     if output is not None:
         write_results(output, table)
