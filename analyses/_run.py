@@ -3,16 +3,17 @@ script quotes from the repository root (so that its paths, figures/..., are the 
 write the numbers the README quotes beside the figure.
 
 Why the kernels are pinned. numpy picks SIMD code for tanh, exp, sums... at run time by what the
-CPU offers (AVX2, AVX-512), and OpenBLAS picks its matrix kernels the same way (Haswell, SkylakeX,
-...). They round differently in the last bit. Most figures do not care, but a training run whose
-gradients explode (the unclipped run of the clipping ablation) multiplies a difference of one
-bit by 10^5 in a few updates: on the same code and seed it diverges at update 27, 28, 30 or 33,
-or not at all, depending on the machine. So `make figures` fixes both choices at x86-64-v3
-(AVX2 + FMA, what every x86 machine of the last decade has, AVX-512 or not) before numpy is
-imported: numpy's AVX-512 code paths are switched off (NPY_DISABLE_CPU_FEATURES) and OpenBLAS is
-told to use its Haswell kernels (OPENBLAS_CORETYPE). With the same numpy and OpenBLAS, every such
-machine then computes the same bits. Variables the user set are left alone; on another
-architecture nothing is pinned and the run says so (the README check will say what differs).
+CPU offers (AVX2, AVX-512), and OpenBLAS picks its matrix kernels the same way (Haswell,
+SkylakeX, ...). They round differently in the last bit. Most figures do not care, but a training
+run whose gradients explode (the unclipped run of the clipping ablation) multiplies a difference
+of one bit by 10^5 in a few updates: on the same code and seed it diverges at update 27, 28, 30
+or 33, or not at all, depending on the machine. So `make figures` fixes both choices at
+x86-64-v3 (AVX2 + FMA, what every x86 machine of the last decade has, AVX-512 or not) before
+numpy is imported: numpy's AVX-512 code paths are switched off (NPY_DISABLE_CPU_FEATURES) and
+OpenBLAS is told to use its Haswell kernels (OPENBLAS_CORETYPE). With the same numpy and
+OpenBLAS, every such machine then computes the same bits. Variables the user set are left alone;
+on another architecture nothing is pinned and the run says so (the README check will say what
+differs).
 """
 
 import json
@@ -69,6 +70,10 @@ def pin_numerics():
               file=sys.stderr)
     os.environ[_PINNED] = decision
     return decision
+
+
+if "numpy" not in sys.modules:  # a script imports _run first: pin before anything else runs
+    pin_numerics()
 
 
 def run_command(command, *extra):

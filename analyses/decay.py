@@ -6,9 +6,9 @@ NUMBERS, the numbers the README quotes from it (`decay_numbers`).
 Run it from anywhere: `python analyses/decay.py`, or every figure with `make figures`.
 """
 
-import numpy as np
-
 from _run import run_with_results, write_numbers
+
+import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = ("gradflow plot decay --cell rnn --cell lstm --cell gru --steps 200 --samples 5 "
            "--forget-bias 3 -o figures/decay.png")

@@ -7,9 +7,9 @@ mean of its 10 % and 90 % quantiles, and the log10 block norms at the largest di
 Run it from anywhere: `python analyses/gates.py`, or every figure with `make figures`.
 """
 
-import numpy as np
-
 from _run import run_with_results, write_numbers
+
+import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = "gradflow plot gates --steps 200 --samples 3 --forget-bias 3 -o figures/gates.png"
 NUMBERS = "figures/gates.json"

@@ -7,9 +7,9 @@ largest and mean log10 norm (how much the rate depends on where in the sequence 
 Run it from anywhere: `python analyses/heatmap.py`, or every figure with `make figures`.
 """
 
-import numpy as np
-
 from _run import run_with_results, write_numbers
+
+import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = ("gradflow plot heatmap --cell rnn --scale 1.5 --steps 200 --stride 2 --height "
            "3.2 -o figures/heatmap.png")

@@ -10,9 +10,9 @@ largest gradient norm that descent meets at T = 50.
 Run it from anywhere: `python analyses/pascanu_cliff.py`, or every figure with `make figures`.
 """
 
-import numpy as np
-
 from _run import run_with_results, write_numbers
+
+import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = ("gradflow plot cliff --x0 0.5 --steps 20 --target 0.7 --w-range 2,10 --b-range -7,0 "
            "--grid 301 --start 6,-4.2 --lr 0.03 --updates 60 --clip-threshold 3 "

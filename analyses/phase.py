@@ -8,9 +8,9 @@ the scale where the measured ||W_hh||_2 = 1/gamma (Pascanu et al. 2013) and ||W_
 Run it from anywhere: `python analyses/phase.py`, or every figure with `make figures`.
 """
 
-import numpy as np
-
 from _run import run_with_results, write_numbers
+
+import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = ("gradflow plot phase --hidden 128 --input-size 64 --steps 60 --samples 2 "
            "--scales 0.25:2.5:19 --limit 12 -o figures/phase.png")

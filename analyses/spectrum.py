@@ -3,14 +3,15 @@ one distance.
 
 Writes figures/spectrum.png by running COMMAND through the CLI (what the README quotes), and
 NUMBERS: per cell the largest and smallest Lyapunov exponent (log10 per step), the median
-exponent, that of the first and that of the second half of the indices (the LSTM's two groups of H), and
-the largest and smallest log10 singular value of ds_T/ds_{T-20} with the decades between them.
+exponent, and that of the first and of the second half of the indices (the LSTM's two groups
+of H), and the largest and smallest log10 singular value of ds_T/ds_{T-20} with the decades
+between them.
 Run it from anywhere: `python analyses/spectrum.py`, or every figure with `make figures`.
 """
 
-import numpy as np
-
 from _run import run_with_results, write_numbers
+
+import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = ("gradflow plot spectrum --steps 200 --distances 20 --width 7 -o "
            "figures/spectrum.png")
@@ -23,7 +24,8 @@ def main():
 
     spectra = spectrum_from_table(run_with_results(COMMAND))
     columns = {k: [] for k in ("cell", "state_size", "lyapunov_max", "lyapunov_min",
-                               "lyapunov_median", "lyapunov_median_first_half", "lyapunov_median_second_half",
+                               "lyapunov_median", "lyapunov_median_first_half",
+                               "lyapunov_median_second_half",
                                "log10_singular_value_max", "log10_singular_value_min",
                                "decades")}
     for sp in spectra:

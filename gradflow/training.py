@@ -205,7 +205,8 @@ def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, t
     """ValueError (one line, naming the setting) for settings no run can use. nan compares
     false with everything, so each test is written to fail for nan."""
     if clip_mode not in CLIP_MODES:
-        raise ValueError(f"unknown clipping mode {clip_mode!r}; choose from {', '.join(CLIP_MODES)}")
+        raise ValueError(f"unknown clipping mode {clip_mode!r}; choose from "
+                         f"{', '.join(CLIP_MODES)}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
     if task not in TASKS:
@@ -437,7 +438,8 @@ def clipping_ablation(cell, task, *, thresholds=(1.0,), modes=CLIP_MODES, **trai
             raise ValueError(f"{what} {twice[0]!r} is given twice; every run must differ")
     unknown = [m for m in modes if m not in CLIP_MODES]
     if unknown:
-        raise ValueError(f"unknown clipping mode {unknown[0]!r}; choose from {', '.join(CLIP_MODES)}")
+        raise ValueError(f"unknown clipping mode {unknown[0]!r}; choose from "
+                         f"{', '.join(CLIP_MODES)}")
     runs = []
     for mode in modes:
         for t in (thresholds[:1] if mode == "none" else thresholds):
