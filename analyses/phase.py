@@ -1,14 +1,53 @@
 """The phase diagram: decay against the recurrent weight scale, the tanh RNN's heatmap with
 its vanishing/exploding boundary, and each cell's rate beside mean-field theory.
 
-Writes figures/phase.png by running COMMAND through the CLI (what the README quotes).
+Writes figures/phase.png by running COMMAND through the CLI (what the README quotes), and
+NUMBERS: per cell the fitted log10 factor per step at the smallest and largest scale and the
+scale where it crosses 0 (linear interpolation between grid scales), the mean-field crossing,
+the scale where the measured ||W_hh||_2 = 1/gamma (Pascanu et al. 2013) and ||W_hh||_2 / g.
 Run it from anywhere: `python analyses/phase.py`, or every figure with `make figures`.
 """
 
-from _run import run_command
+from _run import run_with_results, write_numbers
+
+import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = ("gradflow plot phase --hidden 128 --input-size 64 --steps 60 --samples 2 "
            "--scales 0.25:2.5:19 --limit 12 -o figures/phase.png")
+NUMBERS = "figures/phase.json"
+
+
+def zero_crossing(x, y):
+    """The first x where y changes sign from below 0 to at least 0, linearly interpolated
+    between grid points; None when it does not."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    for i in range(len(y) - 1):
+        if y[i] < 0 <= y[i + 1]:
+            return float(x[i] + (x[i + 1] - x[i]) * (-y[i]) / (y[i + 1] - y[i]))
+    return None
+
+
+def main():
+    from gradflow.phase import phase_from_table
+
+    diagram = phase_from_table(run_with_results(COMMAND))
+    columns = {k: [] for k in ("cell", "log10_rate_at_smallest_scale",
+                               "log10_rate_at_largest_scale", "zero_crossing_scale")}
+    for cell in diagram.cells:
+        rate = diagram.log10_rate[cell]
+        columns["cell"].append(cell)
+        columns["log10_rate_at_smallest_scale"].append(float(rate[0]))
+        columns["log10_rate_at_largest_scale"].append(float(rate[-1]))
+        columns["zero_crossing_scale"].append(zero_crossing(diagram.scales, rate))
+    ratio = np.asarray(diagram.weight_norm["rnn"]) / np.asarray(diagram.scales)
+    write_numbers(NUMBERS, columns, {
+        "kind": "phase_summary", "command": COMMAND,
+        "scales": [float(diagram.scales[0]), float(diagram.scales[-1])],
+        "pascanu_scale": diagram.pascanu_scale,
+        "rnn_weight_norm_per_scale": float(np.mean(ratio)),
+        "meanfield_zero_crossing_scale": zero_crossing(diagram.scales,
+                                                       diagram.meanfield_log10_rate)})
+
 
 if __name__ == "__main__":
-    run_command(COMMAND)
+    main()

@@ -16,7 +16,8 @@ from autograd import grad
 from .ops import sigmoid
 
 __all__ = ["CliffSetup", "final_state", "cliff_loss", "CliffSurface", "loss_surface",
-           "Trajectory", "gd_trajectory", "bifurcation_curve"]
+           "Trajectory", "gd_trajectory", "bifurcation_curve", "trajectories_to_table",
+           "trajectories_from_table"]
 
 
 class CliffSetup(NamedTuple):
@@ -109,3 +110,52 @@ def bifurcation_curve(x_star):
     s = 1.0 / (1.0 + np.exp(-x_star))
     w = 1.0 / (s * (1.0 - s))
     return w, x_star - w * s
+
+
+def _path_name(trajectory):
+    return "plain" if trajectory.threshold is None else "clipped"
+
+
+def trajectories_to_table(trajectories, setup, metadata=None):
+    """A long `Table` (kind 'cliff'): one row per path and point.
+
+    Columns: path ('plain' or 'clipped'), step (0 = the start), w, b, loss at the point, then
+    grad_norm (||g|| at the point, before clipping) and clipped (1 or 0: the step taken from the
+    point was clipped), both empty at a path's last point, from which no step was taken. The
+    metadata holds the `CliffSetup` (x0, steps, target), lr, each path's threshold and
+    `metadata`.
+    """
+    from .results_io import Table
+
+    columns = {k: [] for k in ("path", "step", "w", "b", "loss", "grad_norm", "clipped")}
+    for tr in trajectories:
+        n = len(tr.points)
+        columns["path"] += [_path_name(tr)] * n
+        columns["step"] += list(range(n))
+        columns["w"] += [float(v) for v in tr.points[:, 0]]
+        columns["b"] += [float(v) for v in tr.points[:, 1]]
+        columns["loss"] += [float(v) for v in tr.loss]
+        columns["grad_norm"] += [float(v) for v in tr.grad_norm] + [None]
+        columns["clipped"] += [int(v) for v in tr.clipped] + [None]
+    meta = {"kind": "cliff", "x0": setup.x0, "steps": setup.steps, "target": setup.target,
+            "lr": trajectories[0].lr,
+            "thresholds": {_path_name(tr): tr.threshold for tr in trajectories},
+            **(metadata or {})}
+    return Table({k: np.array(v, dtype=object) for k, v in columns.items()}, meta)
+
+
+def trajectories_from_table(table):
+    """The `Trajectory` list written by `trajectories_to_table`, in the order of the rows."""
+    paths = list(dict.fromkeys(str(p) for p in table.columns["path"]))
+    thresholds = table.metadata.get("thresholds") or {}
+    out = []
+    for name in paths:
+        rows = table.where("path", name).columns
+        grad_norm = np.asarray(rows["grad_norm"], dtype=float)[:-1]
+        clipped = np.asarray(rows["clipped"], dtype=float)[:-1].astype(bool)
+        threshold = thresholds.get(name)
+        out.append(Trajectory(np.column_stack([rows["w"], rows["b"]]).astype(float),
+                              np.asarray(rows["loss"], dtype=float), grad_norm, clipped,
+                              None if threshold is None else float(threshold),
+                              float(table.metadata.get("lr", np.nan))))
+    return out

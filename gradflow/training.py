@@ -9,6 +9,8 @@ whole sequence but back-propagates only within windows of k steps. Optimizers ar
 `update(state, grads) -> (state, params)`. Everything is float64 and seeded.
 """
 
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -24,7 +26,9 @@ from .initializers import init_params
 from .tasks import TASKS, loss_sum, make_task
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
-           "TrainingResult", "train", "Summary", "summarize", "clipping_ablation"]
+           "TrainingResult", "train", "Summary", "summarize", "clipping_ablation",
+           "ABLATION_COLUMNS", "ablation_to_table", "ablation_from_table", "memory_needed",
+           "available_memory"]
 
 
 def init_model(cell, hidden, input_size, output_size, *, init="gaussian", scale=1.0,
@@ -196,6 +200,89 @@ def _resolve_cell(cell):
     return get_cell(cell) if isinstance(cell, str) else cell
 
 
+def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, threshold,
+                    truncation, scale, forget_bias, max_loss):
+    """ValueError (one line, naming the setting) for settings no run can use. nan compares
+    false with everything, so each test is written to fail for nan."""
+    if clip_mode not in CLIP_MODES:
+        raise ValueError(f"unknown clipping mode {clip_mode!r}; choose from "
+                         f"{', '.join(CLIP_MODES)}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    for name, value in (("hidden", hidden), ("batch", batch), ("updates", updates)):
+        if value < 1:
+            raise ValueError(f"{name} must be positive, got {value}")
+    if truncation is not None and not truncation >= 1:
+        raise ValueError(f"truncation must be a positive number of steps, got {truncation}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"the learning rate must be positive and finite, got {lr}")
+    if not (threshold > 0 and math.isfinite(threshold)):
+        raise ValueError(f"the clipping threshold must be positive and finite, got {threshold}")
+    if not (scale >= 0 and math.isfinite(scale)):
+        raise ValueError(f"the weight scale must be finite and at least 0, got {scale}")
+    if not math.isfinite(forget_bias):
+        raise ValueError(f"the forget bias must be finite, got {forget_bias}")
+    if not max_loss > 0:  # inf is allowed: no blow-up limit, only nan or inf stop a run
+        raise ValueError(f"the blow-up limit max_loss must be positive, got {max_loss}")
+
+
+# Peak memory of one BPTT update, measured with tracemalloc for the RNN, LSTM and GRU (H = 16
+# to 64, T = 100 to 1000, adding and copy): 4 to 11 times the bytes of the inputs,
+# pre-activations and outputs of the window, 8 L B (D + G H + O); 12 keeps the estimate above
+# every case measured (tests/test_training.py checks it against tracemalloc).
+_TAPE_FACTOR = 12
+
+
+def _task_shape(task, steps):
+    """(sequence length L, input size D, output size O) of `task` at length `steps`, from two
+    tiny batches (L is affine in steps for every task): nothing of size `steps` is allocated."""
+    rng = np.random.default_rng(0)
+    small, next_ = (make_task(task, k, 1, rng) for k in (2, 3))
+    a, b = small.inputs.shape, next_.inputs.shape
+    return a[0] + (steps - 2) * (b[0] - a[0]), a[-1], small.output_size
+
+
+def memory_needed(cell, task, *, steps, hidden, batch, truncation=None):
+    """An estimate in bytes of the peak memory of `train` for a built-in cell (name): the
+    parameters with their gradients and optimizer state, and autograd's record of one window
+    of truncated (or full) BPTT."""
+    gates = get_cell(cell).gate_blocks if isinstance(cell, str) else 1
+    length, inputs, outputs = _task_shape(task, steps)
+    window = length if truncation is None else min(int(truncation), length)
+    params = gates * hidden * (hidden + inputs + 2) + outputs * (hidden + 1)
+    tape = _TAPE_FACTOR * window * batch * (inputs + gates * hidden + outputs)
+    data = 4 * length * batch * (inputs + outputs + hidden)  # batch, targets, carried states
+    return 8 * (6 * params + tape + data)
+
+
+def available_memory():
+    """Bytes of memory the machine has available now (MemAvailable), or its physical memory,
+    or None where neither can be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(cell, task, steps, hidden, batch, truncation):
+    need, have = memory_needed(cell, task, steps=steps, hidden=hidden, batch=batch,
+                               truncation=truncation), available_memory()
+    if have is not None and need > have:
+        raise ValueError(f"training needs about {need / 2**30:.3g} GiB of memory "
+                         f"(hidden {hidden}, steps {steps}, batch {batch}), more than the "
+                         f"{have / 2**30:.3g} GiB available: make the model, the task or the "
+                         "batch smaller, or truncate BPTT")
+
+
 def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optimizer="sgd",
           clip_mode="none", threshold=1.0, truncation=None, init="gaussian", scale=1.0,
           forget_bias=1.0, seed=0, max_loss=1e6, params=None, state0=None, progress=None):
@@ -222,18 +309,19 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
     Returns:
       A `TrainingResult`. A run whose loss exceeds `max_loss` or in which anything becomes nan or
       inf is stopped and reported (diverged=True), never raised.
+
+    Raises:
+      ValueError: for settings no run can use: an unknown name, a size below 1, a learning
+        rate, threshold or scale that is not positive (scale: not negative) and finite, a
+        non-finite forget bias, a max_loss that is not positive (inf is allowed: no limit),
+        or (built-in cells) sizes whose `memory_needed` exceeds `available_memory`.
     """
-    if clip_mode not in CLIP_MODES:
-        raise ValueError(f"unknown clipping mode {clip_mode!r}; choose from {', '.join(CLIP_MODES)}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
-    for name, value in (("hidden", hidden), ("batch", batch), ("updates", updates)):
-        if value < 1:
-            raise ValueError(f"{name} must be positive, got {value}")
-    if not lr > 0:
-        raise ValueError(f"the learning rate must be positive, got {lr}")
+    _check_settings(clip_mode=clip_mode, optimizer=optimizer, task=task, hidden=hidden,
+                    batch=batch, updates=updates, lr=lr, threshold=threshold,
+                    truncation=truncation, scale=scale, forget_bias=forget_bias,
+                    max_loss=max_loss)
+    if isinstance(cell, str) and params is None:  # user cells: no estimate of their size
+        _check_memory(cell, task, steps, hidden, batch, truncation)
     cell = _resolve_cell(cell)
     init_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
     init_rng, data_rng = np.random.default_rng(init_seq), np.random.default_rng(data_seq)
@@ -309,19 +397,24 @@ class Summary(NamedTuple):
     clipped: int
     diverged: bool
     updates: int
+    largest_grad_norm: float
 
 
 def summarize(result, window=10):
     """Final loss (mean over the last `window` updates, since one mini-batch is noisy), best loss,
-    updates with ||g|| > threshold before clipping (nonfinite norms count), clipped updates."""
+    updates with ||g|| > threshold before clipping (nonfinite norms count), clipped updates,
+    whether the run diverged and after how many updates it stopped, and the largest finite
+    gradient norm before clipping (nan if there is none)."""
     finite = result.loss[np.isfinite(result.loss)]
+    norms = result.grad_norm_before[np.isfinite(result.grad_norm_before)]
     threshold = result.metadata["threshold"]
     with np.errstate(invalid="ignore"):
         above = int(np.sum(result.grad_norm_before > threshold) + np.sum(result.nonfinite))
     return Summary(result.metadata["clip_mode"], threshold,
                    float(np.mean(result.loss[-window:])),
                    float(finite.min()) if finite.size else float("nan"), above,
-                   int(np.sum(result.clipped)), bool(result.diverged), len(result.loss))
+                   int(np.sum(result.clipped)), bool(result.diverged), len(result.loss),
+                   float(norms.max()) if norms.size else float("nan"))
 
 
 def clipping_ablation(cell, task, *, thresholds=(1.0,), modes=CLIP_MODES, **train_kws):
@@ -331,13 +424,95 @@ def clipping_ablation(cell, task, *, thresholds=(1.0,), modes=CLIP_MODES, **trai
     `summarize` counts updates whose gradient norm exceeds it. Returns a tuple of TrainingResult,
     in the order of `modes`, then of `thresholds`.
     """
+    modes, thresholds = tuple(modes), tuple(thresholds)
     if not thresholds:
         raise ValueError("give at least one threshold")
+    if not modes:
+        raise ValueError("give at least one clipping mode")
     for t in thresholds:
-        if not t > 0:
-            raise ValueError(f"thresholds must be positive, got {t}")
+        if not (t > 0 and math.isfinite(t)):
+            raise ValueError(f"thresholds must be positive and finite, got {t}")
+    for what, values in (("clipping mode", modes), ("threshold", thresholds)):
+        twice = [v for i, v in enumerate(values) if v in values[:i]]
+        if twice:
+            raise ValueError(f"{what} {twice[0]!r} is given twice; every run must differ")
+    unknown = [m for m in modes if m not in CLIP_MODES]
+    if unknown:
+        raise ValueError(f"unknown clipping mode {unknown[0]!r}; choose from "
+                         f"{', '.join(CLIP_MODES)}")
     runs = []
     for mode in modes:
         for t in (thresholds[:1] if mode == "none" else thresholds):
             runs.append(train(cell, task, clip_mode=mode, threshold=t, **train_kws))
     return tuple(runs)
+
+
+ABLATION_COLUMNS = ("mode", "threshold", "update", "loss", "grad_norm_before", "grad_norm_after",
+                    "clipped", "nonfinite")
+
+
+def ablation_to_table(results, window=10):
+    """A long `Table` (kind 'clipping'): one row per run and update.
+
+    Columns ABLATION_COLUMNS: the clipping mode and threshold of the run, the update (1-based),
+    the mini-batch loss before it, the global gradient norm before and after clipping (nan where
+    not finite), clipped and nonfinite (1 or 0). The metadata holds what made the runs (the
+    first run's metadata without its mode and threshold), the memoryless `baseline` loss, the
+    `final_loss_window` and `summary`: one `summarize(run, window)` dict per run, in order.
+    """
+    from .results_io import Table
+
+    columns = {name: [] for name in ABLATION_COLUMNS}
+    for r in results:
+        n = len(r.loss)
+        columns["mode"] += [r.metadata["clip_mode"]] * n
+        columns["threshold"] += [float(r.metadata["threshold"])] * n
+        columns["update"] += list(range(1, n + 1))
+        columns["loss"] += [float(v) for v in r.loss]
+        columns["grad_norm_before"] += [float(v) for v in r.grad_norm_before]
+        columns["grad_norm_after"] += [float(v) for v in r.grad_norm_after]
+        columns["clipped"] += [int(v) for v in r.clipped]
+        columns["nonfinite"] += [int(v) for v in r.nonfinite]
+    meta = {k: v for k, v in results[0].metadata.items() if k not in ("clip_mode", "threshold")}
+    meta.update(kind="clipping", baseline=float(results[0].baseline), final_loss_window=window,
+                summary=[summarize(r, window)._asdict() for r in results])
+    types = {"mode": str, "update": int, "clipped": int, "nonfinite": int}
+    return Table({k: np.array(v, dtype=types.get(k, float)) for k, v in columns.items()}, meta)
+
+
+def ablation_from_table(table):
+    """The runs of a table written by `ablation_to_table` (or its CSV), in the order of the rows.
+
+    The results carry the loss and gradient-norm records, `diverged`, `baseline` and metadata,
+    not the trained parameters (`params` is empty). A CSV has no metadata: `baseline` is then
+    nan, and a run counts as diverged when it has a nonfinite record or stopped before the
+    longest run. Raises ValueError (one line) for a table that lacks a column.
+    """
+    missing = [c for c in ABLATION_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"not a clipping ablation: no column {missing[0]!r}")
+    modes, thresholds = np.asarray(table.columns["mode"]), np.asarray(table.columns["threshold"],
+                                                                        dtype=float)
+    runs = list(dict.fromkeys(zip(modes.tolist(), thresholds.tolist())))
+    meta = {k: v for k, v in table.metadata.items()
+            if k not in ("kind", "summary", "baseline", "final_loss_window")}
+    summaries = table.metadata.get("summary") or []
+    longest = max((int(np.sum((modes == m) & (thresholds == t))) for m, t in runs), default=0)
+    out = []
+    for i, (mode, threshold) in enumerate(runs):
+        rows = (modes == mode) & (thresholds == threshold)
+        col = {k: np.asarray(v)[rows] for k, v in table.columns.items()}
+        order = np.argsort(np.asarray(col["update"], dtype=int), kind="stable")
+        col = {k: v[order] for k, v in col.items()}
+        nonfinite = np.asarray(col["nonfinite"], dtype=float).astype(bool)
+        if i < len(summaries):
+            diverged = bool(summaries[i]["diverged"])
+        else:
+            diverged = bool(nonfinite.any() or len(order) < longest)
+        out.append(TrainingResult(
+            np.asarray(col["loss"], dtype=float), np.asarray(col["grad_norm_before"], dtype=float),
+            np.asarray(col["grad_norm_after"], dtype=float),
+            np.asarray(col["clipped"], dtype=float).astype(bool), nonfinite, diverged, {},
+            float(table.metadata.get("baseline", np.nan)),
+            {**meta, "clip_mode": str(mode), "threshold": float(threshold)}))
+    return tuple(out)

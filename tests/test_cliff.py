@@ -74,3 +74,139 @@ def test_plot_cliff_renders(tmp_path):
     fig.savefig(tmp_path / "c.png")
     plt.close(fig)
     assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------ the figure
+
+
+def _drawn(tmp_path, updates=10):
+    import matplotlib.pyplot as plt
+
+    from gradflow.plotting.cliff import plot_cliff
+    setup = CliffSetup(0.5, 20, 0.7)
+    s = loss_surface((2, 10), (-7, 0), 41, setup)
+    paths = [gd_trajectory((6.0, -4.2), lr=0.03, updates=updates, setup=setup),
+             gd_trajectory((6.0, -4.2), lr=0.03, updates=updates, threshold=3.0, setup=setup)]
+    fig, ax = plt.subplots()
+    assert plot_cliff(s, paths, ax=ax) is ax
+    return fig, ax, paths
+
+
+def test_legend_names_both_paths_the_start_and_the_end(tmp_path):
+    import matplotlib.pyplot as plt
+    fig, ax, _ = _drawn(tmp_path)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [r"bifurcation $w = 1/\sigma'(x^*)$", "gradient descent",
+                      "norm-clipped at 3", "start", "end after 10 steps"]
+    markers = [h.get_marker() for h in ax.get_legend().legend_handles[3:]]
+    assert markers == ["*", "o"]
+    plt.close(fig)
+
+
+def test_the_jump_is_an_arrow_to_the_edge_labelled_with_the_landing_point(tmp_path):
+    import matplotlib.pyplot as plt
+    fig, ax, (plain, _) = _drawn(tmp_path)
+    # Where plain descent leaves the frame [2, 10] x [-7, 0], found here independently.
+    p = plain.points
+    k = next(i for i, (w, b) in enumerate(p) if not (2 <= w <= 10 and -7 <= b <= 0))
+    texts = [t.get_text() for t in ax.texts]
+    assert f"step {k} lands at\n$({p[k][0]:.0f}, {p[k][1]:.0f})$" in texts
+    arrows = [t for t in ax.texts if t.arrow_patch is not None]
+    assert len(arrows) == 1
+    head, tail = arrows[0].xy, arrows[0].xyann
+    np.testing.assert_allclose(tail, p[k - 1])
+    assert head[1] == pytest.approx(0.0)  # it crosses the top edge (b = 0) ...
+    # ... on the segment towards the landing point
+    s = (0.0 - p[k - 1][1]) / (p[k][1] - p[k - 1][1])
+    assert head[0] == pytest.approx(p[k - 1][0] + s * (p[k][0] - p[k - 1][0]))
+    # the drawn path stops at the last point inside
+    drawn = [l for l in ax.lines if l.get_label() == "gradient descent"][0]
+    assert len(drawn.get_xdata()) == k
+    fig.savefig(tmp_path / "c.png")
+    plt.close(fig)
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_frame_exit_on_each_edge():
+    from gradflow.plotting.cliff import frame_exit
+    box = ((0.0, 1.0), (0.0, 2.0))
+    assert frame_exit((0.5, 1.0), (3.0, 1.0), box) == pytest.approx((1.0, 1.0))
+    assert frame_exit((0.5, 1.0), (0.5, -9.0), box) == pytest.approx((0.5, 0.0))
+    assert frame_exit((0.5, 1.0), (-0.5, 3.0), box) == pytest.approx((0.0, 2.0))  # corner
+    assert frame_exit((0.5, 1.0), (1.5, 4.0), box) == pytest.approx((5 / 6, 2.0))
+
+
+def test_title_is_math_text():
+    from gradflow.plotting.cliff import cliff_title
+    title = cliff_title(CliffSetup(0.5, 20, 0.7), 0.03)
+    assert title.startswith(r"$x_t = w\,\sigma(x_{t-1}) + b$") and "$(x_{20} - 0.7)^2$" in title
+    import matplotlib.mathtext
+    parser = matplotlib.mathtext.MathTextParser("path")
+    for part in title.split("$")[1::2]:
+        parser.parse(f"${part}$")  # every math segment is valid mathtext
+
+
+# ------------------------------------------------------------------ the command
+
+
+CLIFF = ["plot", "cliff", "--grid", "41", "--updates", "10", "-q"]
+
+
+def _invoke(args):
+    from click.testing import CliRunner
+
+    from gradflow.cli import main
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def test_plot_cliff_command_and_its_numbers(tmp_path):
+    from gradflow.cliff import trajectories_from_table
+    from gradflow.results_io import read_table
+    out, numbers = tmp_path / "c.svg", tmp_path / "c.json"
+    r = _invoke(CLIFF[:-1] + ["-o", str(out), "--save-results", str(numbers)])
+    assert r.exit_code == 0, r.output
+    assert "plain" in r.output and out.read_text().startswith("<?xml")
+    table = read_table(numbers)
+    assert table.kind == "cliff" and table.metadata["steps"] == 20
+    setup = CliffSetup(0.5, 20, 0.7)
+    expected = [gd_trajectory((6.0, -4.2), lr=0.03, updates=10, setup=setup),
+                gd_trajectory((6.0, -4.2), lr=0.03, updates=10, threshold=3.0, setup=setup)]
+    for got, want in zip(trajectories_from_table(table), expected):
+        np.testing.assert_array_equal(got.points, want.points)
+        np.testing.assert_array_equal(got.loss, want.loss)
+        np.testing.assert_array_equal(got.grad_norm, want.grad_norm)
+        np.testing.assert_array_equal(got.clipped, want.clipped)
+        assert got.threshold == want.threshold
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--x0", "nan"], "--x0"), (["--x0", "inf"], "--x0"), (["--target", "-inf"], "--target"),
+    (["--w-range", "nan,10"], "--w-range"), (["--b-range", "-7,inf"], "--b-range"),
+    (["--w-range", "5,1"], "LO < HI"), (["--b-range", "1"], "--b-range"),
+    (["--start", "6,nan"], "--start"), (["--start", "6,-4,2"], "--start"),
+    (["--lr", "inf"], "--lr"), (["--lr", "nan"], "--lr"), (["--lr", "0"], "--lr"),
+    (["--clip-threshold", "nan"], "--clip-threshold"),
+    (["--clip-threshold", "inf"], "--clip-threshold"),
+])
+def test_plot_cliff_refuses_non_finite_numbers(tmp_path, args, named):
+    r = _invoke(CLIFF + args + ["-o", str(tmp_path / "c.png")])
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and named in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_cliff_as_a_real_subprocess(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    bad = subprocess.run([sys.executable, "-m", "gradflow", *CLIFF, "--x0", "nan", "-o", "c.png"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("Error: ") and "--x0" in bad.stderr
+    assert bad.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
+    good = subprocess.run([sys.executable, "-m", "gradflow", *CLIFF, "-o", "c.png"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0, good.stderr
+    assert (tmp_path / "c.png").stat().st_size > 10_000

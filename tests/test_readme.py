@@ -1,26 +1,285 @@
-"""The README quotes the exact command behind every figure, and shows every figure."""
+"""The README's tour is what `make figures` produced: it quotes the exact command behind every
+figure, shows every figure, and every number it quotes is the one in the numbers file that the
+figure's script wrote beside it (figures/*.json, figures/jacobians_table.txt), at the precision
+printed. `make figures` runs this file after writing them; `make test` runs it on the committed
+files."""
 
 import ast
 import pathlib
+import re
 
 import pytest
 
+from gradflow.results_io import read_table
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
 SCRIPTS = sorted(p for p in (ROOT / "analyses").glob("*.py")
                  if p.name != "make_all.py" and not p.name.startswith("_"))
 
 
-def command_of(script):
+def constant(script, name):
     for node in ast.parse(script.read_text()).body:
-        if isinstance(node, ast.Assign) and node.targets[0].id == "COMMAND":
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
             return ast.literal_eval(node.value)
-    raise AssertionError(f"{script.name} has no COMMAND")
+    raise AssertionError(f"{script.name} has no {name}")
+
+
+def section(title):
+    """The text of the tour section '### title', up to the next heading."""
+    start = README.index(f"### {title}\n")
+    end = min(i for i in (README.find("\n## ", start), README.find("\n### ", start + 4))
+              if i > 0)
+    return README[start:end]
+
+
+def prose(text):
+    """`text` without its indented code lines, inline code and image links, on one line."""
+    lines = [line for line in text.splitlines()
+             if not line.startswith("    ") and not line.startswith("![")]
+    return re.sub(r"\s+", " ", re.sub(r"`[^`]*`", " ", "\n".join(lines)))
+
+
+def commands(text):
+    """The indented code lines and inline code spans of `text`: the commands it quotes."""
+    code = [line for line in text.splitlines() if line.startswith("    ")]
+    return " ".join(code + re.findall(r"`([^`]*)`", text))
+
+
+class Numbers:
+    """A numbers file: rows by the value of their first column, and the metadata."""
+
+    def __init__(self, name):
+        table = read_table(ROOT / "figures" / f"{name}.json")
+        self.meta = table.metadata
+        self.columns = {k: list(v) for k, v in table.columns.items()}
+
+    def row(self, **where):
+        keys = list(self.columns)
+        for i in range(len(self.columns[keys[0]])):
+            if all(self.columns[k][i] == v for k, v in where.items()):
+                return {k: self.columns[k][i] for k in keys}
+        raise AssertionError(f"no row {where}")
+
+
+def fixed(x, digits):
+    text = f"{x:.{digits}f}"
+    return text[1:] if re.fullmatch(r"-0\.?0*", text) else text  # no "-0.0"
+
+
+def sig(x, digits):
+    """`digits` significant digits, trailing zeros kept: 0.060, 2.2, 0.0596."""
+    return f"{x:#.{digits}g}".rstrip(".")
+
+
+def sci(x, digits):
+    """Scientific, as the README writes it: 4.84e5, 2.0e-3."""
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+# ------------------------------------------------------------------ what each section quotes
+
+
+def decay_phrases():
+    d, b = Numbers("decay"), Numbers("decay_bias1")
+    rnn, lstm, gru = (d.row(cell=c) for c in ("rnn", "lstm", "gru"))
+    lstm1, gru1, rnn1 = (b.row(cell=c) for c in ("lstm", "gru", "rnn"))
+    assert rnn["distance"] == lstm["distance"] == gru["distance"] == 200
+    return [f"factor {fixed(rnn['rate_per_step'], 2)} per step in the tanh RNN "
+            f"(10^{fixed(rnn['log10_spectral_norm'], 1)} after 200 steps)",
+            f"the LSTM holds it (a factor {fixed(lstm['rate_per_step'], 3)} per step, "
+            f"10^{fixed(lstm['log10_spectral_norm'], 1)} after 200 steps)",
+            f"the GRU loses only {fixed(-gru['log10_spectral_norm'], 1)} decades (a factor "
+            f"{fixed(gru['rate_per_step'], 3)} per step)",
+            f"a factor {fixed(lstm1['rate_per_step'], 2)} per step for the LSTM and "
+            f"{fixed(gru1['rate_per_step'], 2)} for the GRU against "
+            f"{fixed(rnn1['rate_per_step'], 2)} (10^{fixed(lstm1['log10_spectral_norm'], 1)} "
+            f"and 10^{fixed(gru1['log10_spectral_norm'], 1)} after 200 steps against "
+            f"10^{fixed(rnn1['log10_spectral_norm'], 1)})"]
+
+
+def phase_phrases():
+    n = Numbers("phase")
+    rnn, lstm, gru = (n.row(cell=c) for c in ("rnn", "lstm", "gru"))
+    lo, hi = (f"{g:g}" for g in n.meta["scales"])
+    return [f"scale (g = {fixed(n.meta['pascanu_scale'], 2)}) where the measured",
+            f"(||W_hh||_2 = {fixed(n.meta['rnn_weight_norm_per_scale'], 2)} g for these",
+            f"the RNN crosses 0 at g = {fixed(rnn['zero_crossing_scale'], 2)}",
+            f"puts the crossing at g = {fixed(n.meta['meanfield_zero_crossing_scale'], 2)}",
+            f"(from {fixed(lstm['log10_rate_at_smallest_scale'], 3)} and "
+            f"{fixed(gru['log10_rate_at_smallest_scale'], 3)} at g = {lo} to "
+            f"{fixed(lstm['log10_rate_at_largest_scale'], 3)} and "
+            f"{fixed(gru['log10_rate_at_largest_scale'], 3)} at g = {hi})"]
+
+
+def heatmap_phrases():
+    n = Numbers("heatmap")
+    g50, g100 = n.row(gap=50), n.row(gap=100)
+    return [f"at a gap of 50 steps from 10^{fixed(g50['log10_spectral_norm_min'], 1)} to "
+            f"10^{fixed(g50['log10_spectral_norm_max'], 1)}, at 100 steps from "
+            f"10^{fixed(g100['log10_spectral_norm_min'], 1)} to "
+            f"10^{fixed(g100['log10_spectral_norm_max'], 1)}"]
+
+
+def spectrum_phrases():
+    n = Numbers("spectrum")
+    rnn, lstm, gru = (n.row(cell=c) for c in ("rnn", "lstm", "gru"))
+    d = n.meta["distance"]
+    decades = max(r["decades"] for r in (rnn, lstm, gru))
+    return [f"all singular values of ds_T/ds_{{T-{d}}}",
+            f"resolved over {fixed(decades, 0)} decades",
+            f"the RNN's smallest singular value is 10^{fixed(rnn['log10_singular_value_min'], 1)}, "
+            f"{d} times its smallest exponent {fixed(d * rnn['lyapunov_min'], 1)}",
+            f"(median exponent {fixed(gru['lyapunov_median'], 3)} per step)",
+            f"the RNN's spread down to {fixed(rnn['lyapunov_min'], 2)} decades per step",
+            f"GRU's (median {fixed(lstm['lyapunov_median_first_half'], 3)}), the other H "
+            f"{fixed(lstm['lyapunov_median_second_half'] / lstm['lyapunov_median_first_half'], 1)}"
+            f" times faster (median {fixed(lstm['lyapunov_median_second_half'], 3)})"]
+
+
+def gates_phrases():
+    n = Numbers("gates")
+    lstm, gru = n.row(cell="lstm"), n.row(cell="gru")
+    lo, hi = n.meta["quantiles"]
+    return [f"band {100 * lo:.0f}-{100 * hi:.0f} %",
+            f"on average {fixed(lstm['gate_mean'], 3)} and {fixed(gru['gate_mean'], 3)}",
+            f"(10^{fixed(lstm['log10_c_spectral_norm'], 1)} and "
+            f"10^{fixed(lstm['log10_h_spectral_norm'], 1)} after {lstm['distance']} steps for "
+            f"the LSTM's blocks, 10^{fixed(gru['log10_h_spectral_norm'], 1)} for the GRU)"]
+
+
+def clipping_phrases():
+    n, r = Numbers("clipping_ablation"), Numbers("clipping_recall")
+    none, norm, value = (n.row(mode=m) for m in ("none", "norm", "value"))
+    assert none["diverged"] and not norm["diverged"] and not value["diverged"]
+    limit = sci(n.meta["max_loss"], 1).replace(".0e", "e")
+    rows = []
+    for s, label in ((none, "(1)"), (norm, "1"), (value, "1")):
+        final = sci(s["final_loss"], 3) if s["final_loss"] >= 1e4 else sig(s["final_loss"], 3)
+        diverged = (f"yes, stopped at update {s['updates']} (loss > {limit})" if s["diverged"]
+                    else "no")
+        rows.append([s["mode"], label, final, sig(s["best_loss"], 3),
+                     f"{s['above_threshold']} of {s['updates']}", str(s["clipped"]), diverged])
+    recall = {(row, mode): r.row(seed=row, mode=mode)["final_loss"]
+              for row in (0, 1, 2) for mode in ("none", "norm", "value")}
+    phrases = [f"the gradient norm spikes to {sci(none['largest_grad_norm'], 2)} and the loss "
+               f"passes the blow-up limit ({limit}) at update {none['updates']}",
+               f"for all {norm['updates']} updates",
+               f"has MSE 1/6 = {fixed(n.meta['baseline'], 3)}",
+               f"chance log 8 = {fixed(r.meta['baseline'], 3)}",
+               f"Mean loss of the last {r.meta['final_loss_window']} updates, seed 0: "
+               f"{sig(recall[0, 'none'], 2)} without clipping (stuck at chance), "
+               f"{sig(recall[0, 'norm'], 2)} with norm clipping at 1, "
+               f"{sig(recall[0, 'value'], 2)} with value clipping at 1; with seeds 1 and 2, "
+               f"norm clipping {sig(recall[1, 'norm'], 2)} and {sig(recall[2, 'norm'], 2)}, "
+               f"no clipping {sig(recall[1, 'none'], 2)} and {sig(recall[2, 'none'], 2)}, "
+               f"value clipping {sig(recall[1, 'value'], 2)} and {sig(recall[2, 'value'], 2)}."]
+    assert r.meta["seeds"] == [0, 1, 2]
+    return phrases, rows
+
+
+def cliff_phrases():
+    n = Numbers("pascanu_cliff")
+    m, clipped = n.meta, n.row(path="clipped")
+    return [f"at w = {fixed(m['wall_w'], 2)} it drops from {fixed(m['wall_loss_below'], 1)} to "
+            f"{fixed(m['wall_loss_above'], 1)} within {sci(m['wall_width_b'], 2)} in b",
+            f"takes {m['wall_step'] - 1} ordinary steps (gradient norm at most "
+            f"{fixed(m['ordinary_steps_largest_grad_norm'], 1)}), lands on the wall at step "
+            f"{m['wall_step']}, where the gradient norm is {sci(m['wall_grad_norm'], 2)}, and is "
+            f"thrown to ({fixed(m['landing_w'], 0)}, {fixed(m['landing_b'], 0)}) by step "
+            f"{m['thrown_step']}",
+            f"every one of its {clipped['steps']} steps is clipped to length "
+            f"{fixed(clipped['largest_step'], 2)}",
+            f"(gradient norms up to {sci(clipped['largest_grad_norm'], 2)})",
+            f"down to loss {sig(clipped['end_loss'], 2)} at ({fixed(clipped['end_w'], 2)}, "
+            f"{fixed(clipped['end_b'], 2)})",
+            f"At T = {m['longer_steps']} the same drop takes {sci(m['longer_wall_width_b'], 2)} "
+            f"in b", f"(its largest gradient norm is {fixed(m['longer_largest_grad_norm'], 0)})"]
+
+
+SECTIONS = {
+    "Vanishing against holding": decay_phrases,
+    "Phase diagram: vanishing, exploding, and the theory that predicts the boundary":
+        phase_phrases,
+    "Every pair of times": heatmap_phrases,
+    "Spectra": spectrum_phrases,
+    "The mechanism: gates": gates_phrases,
+    "Clipping: what it changes about training": lambda: clipping_phrases()[0],
+    "Pascanu's cliff": cliff_phrases,
+}
+# Numbers a section may print that are neither settings of its commands nor results of its run,
+# each for a reason given here.
+CONSTANTS = {
+    "Phase diagram: vanishing, exploding, and the theory that predicts the boundary":
+        {"1", "0", "0.5", "2013", "2016", "2018"},  # ||.|| = 1, 1/gamma = 1, 0.5 log10 chi, years
+    "Every pair of times": {"1.5"},  # the scale, in words
+    "Spectra": {"16", "2", "20", "1"},  # float64: 16 decades; n = 2H; 20 x; forget bias 1
+    "The mechanism: gates": {"1"},  # a gate near 1; 1 - z
+    "Clipping: what it changes about training": {
+        "1", "2", "6", "1/6", "0.167", "8", "2.079", "10", "1997", "2016", "2013", "20",
+        "0.1", "0.3", "300", "0", "50", "200"},  # answer 1; radius 2; MSE 1/6; log 8; sizes
+    "Pascanu's cliff": {"4", "-2", "0.5", "2013", "10", "90", "1", "3"},  # cusp; x_0; years; %
+    "Vanishing against holding": {"1", "3", "5", "64", "200", "0"},  # N(0, 1/H); settings
+}
+NUMBER = re.compile(r"(?<![\w.^/])-?\d+(?:\.\d+)?(?:e-?\d+)?(?:/\d+)?")
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_readme_quotes_the_command_and_shows_the_figure(script):
-    readme = (ROOT / "README.md").read_text()
-    command = command_of(script)
-    assert command in readme, f"README does not quote: {command}"
-    figure = next(word for word in command.split() if word.startswith("figures/"))
-    assert f"]({figure})" in readme, f"README does not show {figure}"
+    command = constant(script, "COMMAND")
+    assert command in README, f"README does not quote: {command}"
+    figures = [w for w in command.split() if w.startswith("figures/")]
+    for figure in figures:
+        assert f"]({figure})" in README, f"README does not show {figure}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_every_script_writes_a_small_numbers_file_beside_its_figure(script):
+    path = ROOT / constant(script, "NUMBERS")
+    assert path.parent == ROOT / "figures" and path.exists(), f"no {path}: run make figures"
+    assert path.stat().st_size < 4096  # small: a summary, not the results behind the figure
+    if path.suffix == ".json":
+        table = read_table(path)
+        assert table.kind.endswith("_summary")
+        assert table.metadata["command"] == constant(script, "COMMAND")
+
+
+@pytest.mark.parametrize("title", list(SECTIONS))
+def test_every_computed_number_is_the_runs(title):
+    text = prose(section(title))
+    for phrase in SECTIONS[title]():
+        assert phrase in text, f"README section {title!r} should say: {phrase}"
+
+
+@pytest.mark.parametrize("title", list(SECTIONS))
+def test_every_number_in_the_prose_is_accounted_for(title):
+    """A number the README prints must be a setting of the section's commands, one that the
+    run produced (in a checked phrase), or a constant listed with its reason in CONSTANTS."""
+    raw = section(title)
+    phrases = SECTIONS[title]()
+    allowed = set(NUMBER.findall(commands(raw))) | CONSTANTS.get(title, set())
+    for phrase in phrases:
+        allowed |= set(NUMBER.findall(phrase))
+    if title.startswith("Clipping"):
+        for row in clipping_phrases()[1]:
+            allowed |= set(NUMBER.findall(" ".join(row)))
+    text = prose(raw)
+    unexplained = sorted(set(NUMBER.findall(text)) - allowed)
+    assert not unexplained, f"section {title!r} prints numbers no run produced: {unexplained}"
+
+
+def test_clipping_table_rows_are_the_runs():
+    _, rows = clipping_phrases()
+    table = [[cell.strip() for cell in line.strip("|").split("|")]
+             for line in section("Clipping: what it changes about training").splitlines()
+             if line.startswith("| ") and not line.startswith("| mode")]
+    assert table == rows
+
+
+def test_the_first_table_is_what_gradflow_jacobians_printed():
+    printed = (ROOT / "figures" / "jacobians_table.txt").read_text()
+    script = ROOT / "analyses" / "jacobians_table.py"
+    quoted = "".join(("    " + line).rstrip() + "\n" for line in printed.splitlines())
+    block = f"    $ {constant(script, 'COMMAND')}\n{quoted}"
+    assert block in section("The numbers")

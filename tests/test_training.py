@@ -205,3 +205,87 @@ def test_bad_arguments_raise_value_error():
         train("rnn", "adding", steps=5, updates=1, truncation=0)
     with pytest.raises(ValueError, match="user cell"):
         train(_user_cell, "adding", steps=5)
+
+
+@pytest.mark.parametrize("setting,value,match", [
+    ("lr", np.nan, "learning rate"), ("lr", np.inf, "learning rate"), ("lr", 0.0, "learning rate"),
+    ("scale", np.nan, "scale"), ("scale", -1.0, "scale"), ("scale", np.inf, "scale"),
+    ("max_loss", np.nan, "max_loss"), ("max_loss", 0.0, "max_loss"),
+    ("threshold", np.nan, "threshold"), ("threshold", np.inf, "threshold"),
+    ("forget_bias", np.nan, "forget bias"),
+])
+def test_settings_no_run_can_use_raise_before_training(setting, value, match):
+    calls = []
+    with pytest.raises(ValueError, match=match):
+        train("rnn", "adding", steps=5, updates=1, progress=lambda: calls.append(1),
+              **{setting: value})
+    assert calls == []
+
+
+def test_max_loss_inf_means_no_limit():
+    r = train("rnn", "adding", steps=5, hidden=3, batch=2, updates=2, max_loss=np.inf)
+    assert len(r.loss) == 2 and not r.diverged
+
+
+@pytest.mark.parametrize("kws,match", [
+    ({"modes": ("none", "none")}, "given twice"), ({"modes": ("norm", "soft")}, "soft"),
+    ({"modes": ()}, "at least one"), ({"thresholds": (1.0, 1.0)}, "given twice"),
+    ({"thresholds": (np.nan,)}, "positive and finite"), ({"thresholds": ()}, "at least one"),
+])
+def test_ablation_refuses_runs_that_repeat_or_cannot_run(kws, match):
+    with pytest.raises(ValueError, match=match):
+        clipping_ablation("rnn", "adding", steps=5, updates=1, **kws)
+
+
+def test_ablation_table_round_trip_in_every_format(tmp_path):
+    from gradflow.results_io import read_table, write_table
+    from gradflow.training import ablation_from_table, ablation_to_table
+    runs = clipping_ablation("rnn", "adding", thresholds=(0.5, 2.0), steps=20, hidden=8,
+                             batch=4, updates=12, lr=0.5, scale=3.0, seed=1, max_loss=1e2)
+    assert runs[0].diverged and len(runs[0].loss) < 12  # a short, diverged run among them
+    table = ablation_to_table(runs, window=4)
+    assert table.kind == "clipping" and len(table) == sum(len(r.loss) for r in runs)
+    assert table.metadata["summary"] == [summarize(r, 4)._asdict() for r in runs]
+    for suffix in ("json", "npz", "csv"):
+        path = tmp_path / f"a.{suffix}"
+        write_table(path, table)
+        back = ablation_from_table(read_table(path))
+        assert [(r.metadata["clip_mode"], r.metadata["threshold"]) for r in back] == \
+            [("none", 0.5), ("norm", 0.5), ("norm", 2.0), ("value", 0.5), ("value", 2.0)]
+        for got, want in zip(back, runs):
+            for name in ("loss", "grad_norm_before", "grad_norm_after", "clipped", "nonfinite"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+            assert got.diverged == want.diverged
+            if suffix == "csv":  # no metadata
+                assert np.isnan(got.baseline)
+            else:
+                assert got.baseline == want.baseline
+                assert got.metadata["task"] == "adding" and got.metadata["seed"] == 1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("truncation", [None, 7])
+@pytest.mark.parametrize("task", ["copy", "recall"])
+def test_memory_estimate_is_above_the_measured_peak(cell, truncation, task):
+    import tracemalloc
+
+    from gradflow.training import memory_needed
+    kws = dict(steps=120, hidden=24, batch=8)
+    tracemalloc.start()
+    try:
+        train(cell, task, updates=1, truncation=truncation, **kws)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = memory_needed(cell, task, truncation=truncation, **kws)
+    assert peak <= estimate <= 30 * peak
+
+
+def test_training_that_cannot_fit_in_memory_is_refused_up_front(monkeypatch):
+    import gradflow.training as training
+    monkeypatch.setattr(training, "available_memory", lambda: 2**30)
+    calls = []
+    with pytest.raises(ValueError, match="GiB of memory"):
+        train("lstm", "adding", steps=10_000, hidden=512, batch=64, updates=1,
+              progress=lambda: calls.append(1))
+    assert calls == []

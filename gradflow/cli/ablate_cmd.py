@@ -1,59 +1,59 @@
-"""`gradflow ablate clipping`."""
+"""`gradflow ablate clipping`, and `gradflow plot clipping`, which draws its figure again from
+the results file it wrote."""
 
-import csv
-import json
-import math
 import os
+import zipfile
 
 import click
+from click.core import ParameterSource
 
-from .. import __version__
 from ..cells import CELLS
 from ..clipping import CLIP_MODES
-from ..files import atomic_path
+from ..results_io import FORMATS, read_table, table_to_text
 from ..tasks import TASKS
-from ..training import OPTIMIZERS, clipping_ablation, summarize
-from .base import ablate, fail, progress_bar
+from ..training import (ABLATION_COLUMNS, OPTIMIZERS, ablation_from_table, ablation_to_table,
+                        clipping_ablation, summarize)
+from .base import ablate, check_results_path, fail, plot, progress_bar, write_results
+from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,
+                      save_figure)
+from .params import FiniteFloat
 
-CSV_COLUMNS = ["mode", "threshold", "update", "loss", "grad_norm_before", "grad_norm_after",
-               "clipped", "nonfinite"]
-FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+FINAL_LOSS_WINDOW = 10  # updates averaged into the final loss (one mini-batch is noisy)
+FIGURE_SIZE = (7.0, 2.8)  # inches: two panels at the full text width
 
 
 def _thresholds(ctx, param, values):
     out = []
     for value in values:
         for part in value.split(","):
-            try:
-                t = float(part)
-            except ValueError:
-                raise click.BadParameter(f"{part!r} is not a number") from None
-            if not (t > 0 and math.isfinite(t)):
-                raise click.BadParameter(f"thresholds must be positive and finite, got {part}")
+            t = FiniteFloat(min=0, min_open=True).convert(part.strip(), param, ctx)
+            if t in out:
+                raise click.BadParameter(f"threshold {part.strip()} is given twice")
             out.append(t)
     return tuple(out) or (1.0,)
 
 
-def _rows(results):
-    for r in results:
-        for i in range(len(r.loss)):
-            yield {"mode": r.metadata["clip_mode"], "threshold": r.metadata["threshold"],
-                   "update": i + 1, "loss": float(r.loss[i]),
-                   "grad_norm_before": float(r.grad_norm_before[i]),
-                   "grad_norm_after": float(r.grad_norm_after[i]),
-                   "clipped": int(r.clipped[i]), "nonfinite": int(r.nonfinite[i])}
+def _modes(ctx, param, value):
+    modes = [m.strip() for m in value.split(",")]
+    for i, mode in enumerate(modes):
+        if mode not in CLIP_MODES:
+            raise click.BadParameter(f"unknown clipping mode {mode!r} in {value!r}; choose "
+                                     f"from {', '.join(CLIP_MODES)}")
+        if mode in modes[:i]:
+            raise click.BadParameter(f"clipping mode {mode!r} is given twice in {value!r}")
+    return tuple(modes)
 
 
-def _metadata(results):
-    m = dict(results[0].metadata)
-    for key in ("clip_mode", "threshold"):
-        m.pop(key)
-    m["gradflow_version"] = __version__
-    return m
-
-
-def _json_number(x):
-    return x if math.isfinite(x) else str(x)  # JSON has no nan/inf
+def _suffix(choices, what):
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        suffix = os.path.splitext(value)[1].lstrip(".").lower()
+        if suffix not in choices:
+            raise click.BadParameter(f"{value!r}: {what} must end in "
+                                     f"{', '.join('.' + c for c in choices)}")
+        return value
+    return check
 
 
 def _table(results):
@@ -61,31 +61,28 @@ def _table(results):
               f"{'||g||>thr':>9} {'clipped':>7} {'updates':>7}  diverged")
     lines = [header]
     for r in results:
-        s = summarize(r)
+        s = summarize(r, FINAL_LOSS_WINDOW)
         lines.append(f"{s.mode:<6} {s.threshold:>9g} {s.final_loss:>11.4g} {s.best_loss:>10.4g} "
                      f"{s.above_threshold:>9d} {s.clipped:>7d} {s.updates:>7d}  "
                      f"{'yes, at update ' + str(s.updates) if s.diverged else 'no'}")
     lines.append(f"memoryless baseline loss {results[0].baseline:.4g}; final loss = mean of the "
-                 "last 10 updates; for mode none the threshold is only the reference for ||g||>thr")
+                 f"last {FINAL_LOSS_WINDOW} updates; for mode none the threshold is only the "
+                 "reference for ||g||>thr")
     return "\n".join(lines)
 
 
-def _write_records(results, fmt, path):
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            if fmt == "csv":
-                writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-                writer.writeheader()
-                writer.writerows(_rows(results))
-            elif fmt == "json":
-                records = [{k: _json_number(v) if isinstance(v, float) else v
-                            for k, v in row.items()} for row in _rows(results)]
-                summary = [{k: _json_number(v) if isinstance(v, float) else v
-                            for k, v in summarize(r)._asdict().items()} for r in results]
-                json.dump({"metadata": _metadata(results), "summary": summary,
-                           "records": records}, f, indent=1)
-            else:
-                f.write(_table(results) + "\n")
+def draw_ablation(results, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE_SIZE[1],
+                  title=None):
+    """Loss and gradient-norm curves of the runs, side by side, saved to `path`."""
+    from ..plotting.style import RC
+    from ..plotting.training import ablation_title, plot_training_panels
+
+    fig, axes = new_figure(width, height, ncols=2)
+    plot_training_panels(results, axes)
+    title = title or ablation_title(results[0].metadata)
+    if title:
+        fig.suptitle(title, fontsize=RC["font.size"])
+    save_figure(fig, path, dpi)
 
 
 @ablate.command("clipping")
@@ -103,93 +100,111 @@ def _write_records(results, fmt, path):
               metavar="B", help="Sequences per mini-batch.")
 @click.option("--updates", type=click.IntRange(min=1), default=200, show_default=True,
               metavar="N", help="Parameter updates per clipping mode.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1,
-              show_default=True, metavar="RATE", help="Learning rate (step size, unitless).")
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.1,
+              show_default=True, metavar="RATE", help="Learning rate (step size, unitless; "
+                                                      "positive and finite).")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="sgd",
               show_default=True, help="Optimizer.")
-@click.option("--scale", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--scale", type=FiniteFloat(min=0), default=2.0, show_default=True,
               metavar="GAIN", help="Recurrent weight scale (Gaussian init: spectral radius "
-                                   "about GAIN).")
+                                   "about GAIN; finite, at least 0).")
 @click.option("--truncation", type=click.IntRange(min=1), default=None, metavar="K",
               help="Truncated BPTT window in time steps (default: full BPTT).")
 @click.option("--clip-threshold", "thresholds", multiple=True, callback=_thresholds,
-              metavar="T1[,T2...]", help="Clipping threshold(s): global gradient norm for "
-              "'norm', largest element for 'value'. Repeat or give a comma list. [default: 1]")
-@click.option("--modes", default=",".join(CLIP_MODES), show_default=True, metavar="M1,M2",
-              help="Clipping modes to run, from none, norm, value.")
-@click.option("--max-loss", type=click.FloatRange(min=0, min_open=True), default=1e6,
-              show_default=True, metavar="LOSS", help="A loss above this counts as a blow-up: "
-              "the run is stopped and reported as diverged.")
+              metavar="T1[,T2...]", help="Clipping threshold(s), each positive and finite: "
+              "global gradient norm for 'norm', largest element for 'value'. Repeat or give a "
+              "comma list. [default: 1]")
+@click.option("--modes", default=",".join(CLIP_MODES), show_default=True, callback=_modes,
+              metavar="M1,M2", help="Clipping modes to run, each once, from none, norm, value.")
+@click.option("--max-loss", type=FiniteFloat(min=0, min_open=True, allow_inf=True),
+              default=1e6, show_default=True, metavar="LOSS", help="A loss above this counts "
+              "as a blow-up: the run is stopped and reported as diverged (inf: no limit).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="INT",
               help="Seed for the initial weights and the stream of batches (same for all modes).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="Format of the records (table: the summary only).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              metavar="FILE", help="Write the records here instead of stdout.")
-@click.option("--figure", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              show_default=True, help="What is printed on stdout without -o: the summary "
+              "table, or the records as CSV or JSON. With -o the file's suffix decides its "
+              "format and stdout shows the summary table; a --format csv or json that "
+              "disagrees with the suffix of -o is an error.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              callback=_suffix(FORMATS, "the results file"), metavar="FILE",
+              help="Write the records to FILE, as CSV, JSON or NPZ by its suffix (.csv, .json, "
+                   ".npz); `gradflow plot clipping FILE` draws them again.")
+@click.option("--figure", type=click.Path(dir_okay=False), default=None,
+              callback=_suffix(FIGURE_FORMATS, "the figure file"), metavar="FILE",
               help="Also draw loss and gradient-norm curves to FILE (.png, .pdf or .svg).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, truncation,
              thresholds, modes, max_loss, seed, fmt, output, figure, quiet):
     """Train one cell on one task from one seed under each clipping mode and threshold.
 
-    Records per update; CSV columns: mode, threshold, update (1-based), loss (mini-batch loss
-    before the update), grad_norm_before, grad_norm_after (global gradient norm before and after
-    clipping; nan when not finite), clipped (1 if clipping changed the gradient), nonfinite (1 if
-    the loss, gradient or new parameters had nan or inf). JSON holds the same records plus the
-    metadata and the summary table. A run that blows up is stopped and reported, not raised.
+    Records, one row per run and update: mode, threshold, update (1-based), loss (mini-batch
+    loss before the update), grad_norm_before, grad_norm_after (global gradient norm before and
+    after clipping; nan when not finite), clipped (1 if clipping changed the gradient),
+    nonfinite (1 if the loss, gradient or new parameters had nan or inf). JSON and NPZ are
+    gradflow results files (kind 'clipping') whose metadata holds what made the runs and the
+    summary table. A run that blows up is stopped and reported, not raised.
     """
-    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
-    bad = [m for m in mode_list if m not in CLIP_MODES]
-    if bad or not mode_list:
-        fail(f"unknown clipping mode {bad[0] if bad else modes!r}; choose from "
-             f"{', '.join(CLIP_MODES)}")
-    if figure is not None and os.path.splitext(figure)[1].lower() not in FIGURE_SUFFIXES:
-        fail(f"figure file {figure} must end in .png, .pdf or .svg")
-    for path in (output, figure):
-        if path is not None and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
-            fail(f"cannot write {path}: folder missing or not writable")
-    runs = sum(1 if m == "none" else len(thresholds) for m in mode_list)
+    ctx = click.get_current_context()
+    if output is not None:
+        suffix = os.path.splitext(output)[1].lstrip(".").lower()
+        if ctx.get_parameter_source("fmt") == ParameterSource.COMMANDLINE and \
+                fmt != "table" and fmt != suffix:
+            raise click.UsageError(f"--format {fmt} and -o {output} disagree: -o writes by its "
+                                   f"suffix ({suffix}); drop --format or name a .{fmt} file")
+        check_results_path(output)
+    if figure is not None:
+        check_figure_path(figure)
+    runs = sum(1 if m == "none" else len(thresholds) for m in modes)
     with progress_bar(runs * updates, "training", quiet) as bar:
         try:
-            results = clipping_ablation(cell, task, thresholds=thresholds, modes=mode_list,
+            results = clipping_ablation(cell, task, thresholds=thresholds, modes=modes,
                                         steps=steps, hidden=hidden, batch=batch, updates=updates,
                                         lr=lr, optimizer=optimizer, scale=scale,
                                         truncation=truncation, seed=seed, max_loss=max_loss,
                                         progress=lambda: bar.update(1))
         except ValueError as err:
             fail(str(err))
+        except MemoryError as err:  # the up-front estimate (training.memory_needed) fell short
+            fail(f"out of memory ({err or 'no detail'}): make the model, the task or the batch "
+                 "smaller")
+    table = ablation_to_table(results, FINAL_LOSS_WINDOW)
     if output is not None:
-        _write_records(results, fmt, output)
+        write_results(output, table)
+        click.echo(_table(results))
     elif fmt == "table":
         click.echo(_table(results))
-    elif fmt == "csv":
-        click.echo(",".join(CSV_COLUMNS))
-        for row in _rows(results):
-            click.echo(",".join(str(row[c]) for c in CSV_COLUMNS))
     else:
-        click.echo(json.dumps({"metadata": _metadata(results), "records": [
-            {k: _json_number(v) if isinstance(v, float) else v for k, v in row.items()}
-            for row in _rows(results)]}, indent=1))
-    if output is not None and fmt != "table" and not quiet:
-        click.echo(_table(results))
+        click.echo(table_to_text(table, fmt), nl=False)
     if figure is not None:
-        _draw(results, figure)
+        draw_ablation(results, figure)
 
 
-def _draw(results, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+@plot.command("clipping")
+@click.argument("results", type=click.Path(exists=True, dir_okay=False))
+@figure_options(width=FIGURE_SIZE[0], height=FIGURE_SIZE[1])
+@click.option("--title", default=None, help="Title above the figure [default: what made the "
+                                            "runs, from the file's metadata].")
+def plot_clipping(results, output, dpi, width, height, title):
+    """Loss and gradient norm per update of a clipping ablation, from the RESULTS file that
+    `gradflow ablate clipping -o` wrote (CSV, JSON or NPZ): the figure of its --figure.
 
-    from ..plotting.training import plot_training_panels
-
-    ax_loss, ax_norm = plot_training_panels(results)
-    m = results[0].metadata
-    ax_loss.figure.suptitle(
-        f"{m['cell'].upper()} on the {m['task']} task (T = {m['steps']}, H = {m['hidden']}, "
-        f"{m['optimizer']} lr {m['lr']:g}, recurrent scale {m['scale']:g}, seed {m['seed']})",
-        fontsize=8)
-    with atomic_path(path) as tmp:
-        ax_loss.figure.savefig(tmp, dpi=200, format=os.path.splitext(path)[1][1:].lower())
-    plt.close(ax_loss.figure)
+    A CSV has no metadata: its figure has no memoryless baseline and no title, and a run that
+    stopped before the others is marked as diverged.
+    """
+    check_figure_path(output)
+    try:
+        table = read_table(results)
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        message = str(err)
+        fail(message if message.startswith(results) else f"{results}: cannot read ({message})")
+    if table.kind not in (None, "clipping"):
+        fail(f"{results}: holds {table.kind!r} results, not 'clipping' (from gradflow ablate "
+             "clipping -o)")
+    try:
+        runs = ablation_from_table(table)
+    except ValueError as err:
+        fail(f"{results}: {err} (expected the columns {', '.join(ABLATION_COLUMNS)})")
+    if not runs:
+        fail(f"{results}: holds no records")
+    draw_ablation(runs, output, dpi=dpi, width=width, height=height, title=title)

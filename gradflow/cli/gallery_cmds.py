@@ -17,7 +17,7 @@ from ..phase import phase_diagram, phase_from_table, phase_to_table
 from ..plotting.gates import plot_gate_decay, plot_gates
 from ..plotting.heatmap import plot_heatmap
 from ..plotting.phase import plot_phase, plot_phase_rates
-from ..plotting.spectrum import plot_spectrum
+from ..plotting.spectrum import plot_spectra
 from ..plotting.style import RC, TWO_COLUMN
 from ..sampling import setup
 from ..spectra import spectrum, spectrum_from_table, spectrum_to_table
@@ -247,9 +247,7 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
         _save(save_results, spectrum_to_table(spectra))
     fig, axes = new_figure(width, height, ncols=1 + len(wanted), squeeze=False)
     with plt.rc_context(RC):
-        plot_spectrum(spectra, ax=axes[0, 0])
-        for ax, d in zip(axes[0, 1:], wanted):
-            plot_spectrum(spectra, ax=ax, distance=d)
+        plot_spectra(spectra, axes[0], wanted)
         _finish(fig, output, dpi, title)
 
 

@@ -3,11 +3,11 @@
 import click
 import matplotlib.pyplot as plt
 
-from ..decay import profiles_from_table
+from ..decay import profiles_from_table, profiles_to_table
 from ..plotting.decay import plot_decay
 from ..plotting.style import RC
 from ..results_io import read_table
-from .base import fail, plot
+from .base import FilePath, check_results_path, fail, plot, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
                       refuse_with_results)
@@ -59,20 +59,27 @@ def read_results(paths, kind, from_table):
                    "dL/ds_t, or of the LSTM's blocks dh_T/dh_t and dc_T/dc_t.")
 @click.option("--no-band", is_flag=True, help="Do not shade the spread over samples.")
 @click.option("--title", default=None, help="Title above the plot.")
-def decay(results, output, dpi, width, height, quantity, no_band, title, loss_vector,
-          **opts):
+@click.option("--save-results", type=FilePath(dir_okay=False), metavar="FILE",
+              help="Also write the numbers behind the figure to FILE (.csv, .json or .npz by its "
+                   "suffix), as `gradflow jacobians -o` does.")
+def decay(results, output, dpi, width, height, quantity, no_band, title, save_results,
+          loss_vector, **opts):
     """log10 ||ds_T/ds_t|| against distance T - t, cells overlaid.
 
     Reads RESULTS files written by `gradflow jacobians -o` (CSV, JSON or NPZ), or, with none,
     computes them from the same options as `gradflow jacobians`.
     """
     check_figure_path(output)
+    if save_results is not None:
+        check_results_path(save_results)
     config = pop_flow_options(opts)
-    refuse_with_results(results, "loss_vector")
+    refuse_with_results(results, "loss_vector", "save_results")
     if results:
         profiles = read_results(results, "decay", profiles_from_table)
     else:
         profiles = compute_profiles(loss_vector=loss_vector, **config)
+    if save_results is not None:
+        write_results(save_results, profiles_to_table(profiles))
     fig, ax = new_figure(width, height)
     with plt.rc_context(RC):
         plot_decay(profiles, ax=ax, quantity=quantity, band=not no_band)

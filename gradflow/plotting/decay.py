@@ -1,36 +1,88 @@
 """The decay figure: log10 ||ds_T/ds_t|| against the distance T - t, cells overlaid."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from .style import cell_color, get_ax
 
-__all__ = ["plot_decay", "profile_label"]
+__all__ = ["plot_decay", "profile_label", "cell_name", "describe", "weights_text"]
 
 _YLABEL = {"spectral": r"$\log_{10}\,\|\partial s_T/\partial s_t\|_2$",
            "frobenius": r"$\log_{10}\,\|\partial s_T/\partial s_t\|_F$",
            "loss_gradient": r"$\log_{10}\,\|\partial L/\partial s_t\|$",
            "h_spectral": r"$\log_{10}\,\|\partial h_T/\partial h_t\|_2$",
            "c_spectral": r"$\log_{10}\,\|\partial c_T/\partial c_t\|_2$"}
+_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "gru_torch": "GRU (torch)"}
+
+
+def cell_name(cell, activation=None):
+    """The name a reader knows: 'RNN (tanh)', 'LSTM', 'GRU', 'GRU (torch)'."""
+    name = _NAMES.get(cell, str(cell).upper())
+    return f"{name} ({activation or 'tanh'})" if cell == "rnn" else name
+
+
+def weights_text(init, scale):
+    """The random weights in words: 'weights N(0, 1/H)', 'orthogonal weights x 0.9', ..."""
+    if init == "gaussian":
+        return "weights N(0, 1/H)" if scale == 1 else f"weights N(0, {scale:g}\u00b2/H)"
+    return f"{init} weights \u00d7 {scale:g}"
+
+
+def _settings(item):
+    """The settings that made one result, as {key: text}, in reading order."""
+    m, out = item.metadata, {}
+    if m.get("hidden") is not None:
+        out["hidden"] = f"H = {m['hidden']}"
+    if m.get("steps") is not None:
+        out["steps"] = f"T = {m['steps']}"
+    if m.get("samples") is not None:
+        n = int(m["samples"])
+        out["samples"] = "1 input sequence" if n == 1 else f"mean of {n} input sequences"
+    if m.get("weights"):
+        out["weights"] = f"trained weights {m['weights']}"
+    elif m.get("init") is not None and m.get("scale") is not None:
+        out["weights"] = weights_text(m["init"], m["scale"])
+    if item.cell != "rnn" and m.get("forget_bias") is not None and not m.get("weights"):
+        out["forget_bias"] = f"forget bias {m['forget_bias']:g}"
+    if m.get("input_file"):
+        out["inputs"] = f"inputs {m['input_file']}"
+    return out
+
+
+def describe(items):
+    """Legend labels and the settings they share, for results with `.cell` and `.metadata`.
+
+    Returns (labels, shared): one label per item, the cell's name followed by the settings in
+    which it differs from the others; and the settings every item has in common (the forget
+    bias: every gated cell), as text in up to three lines (sizes; input sequences; weights),
+    '' if none.
+    """
+    settings = [_settings(it) for it in items]
+    keys = list(dict.fromkeys(k for s in settings for k in s))
+    shared = {}
+    for k in keys:
+        having = [s[k] for s in settings if k in s]
+        if len(set(having)) == 1 and (k == "forget_bias" or len(having) == len(settings)):
+            shared[k] = having[0]
+    labels = [", ".join([cell_name(it.cell, it.metadata.get("activation"))]
+                        + [text for k, text in s.items() if k not in shared])
+              for it, s in zip(items, settings)]
+    groups = [("hidden", "steps"), ("samples",), None]  # None: the rest (weights, ...)
+    lines = [", ".join(v for k, v in shared.items()
+                       if (k in g if g else not any(k in h for h in groups[:-1])))
+             for g in groups]
+    return labels, "\n".join(line for line in lines if line)
 
 
 def profile_label(profile):
-    """A legend entry naming the cell and the settings that made it."""
-    m = profile.metadata
-    name = profile.cell.upper().replace("_TORCH", " (torch)")
-    if m.get("activation") and m.get("activation") != "tanh":
-        name += f" {m['activation']}"
-    if m.get("weights"):
-        return f"{name}, trained"
-    parts = [name]
-    if m.get("init") is not None and m.get("scale") is not None:
-        parts.append(f"{m['init']} x{m['scale']:g}")
-    if profile.cell != "rnn" and m.get("forget_bias") is not None:
-        parts.append(f"forget bias {m['forget_bias']:g}")
-    return ", ".join(parts)
+    """A legend entry naming the cell and the weights that made it (one result alone)."""
+    labels, _ = describe([profile])
+    s = _settings(profile)
+    return ", ".join([labels[0]] + [s[k] for k in ("weights", "forget_bias") if k in s])
 
 
 def plot_decay(profiles, *, ax=None, quantity="spectral", band=True, references=None,
-               line_kws=None, band_kws=None):
+               settings=True, line_kws=None, band_kws=None):
     """Draw log10 of a norm of ds_T/ds_t against distance for each `DecayProfile`.
 
     Args:
@@ -39,6 +91,8 @@ def plot_decay(profiles, *, ax=None, quantity="spectral", band=True, references=
       band: shade mean +/- one standard deviation over samples.
       references: {label: log10 factor per step} drawn as dashed lines through the origin,
         e.g. {"Pascanu bound": log10(gamma ||W_hh||_2)}.
+      settings: write what the curves share (H, T, number of input sequences, weights, forget
+        bias) as the legend's title; each curve's label names its cell and what differs.
       line_kws, band_kws: extra keyword arguments for `plot` and `fill_between` (copied).
 
     Returns:
@@ -46,13 +100,14 @@ def plot_decay(profiles, *, ax=None, quantity="spectral", band=True, references=
     """
     ax = get_ax(ax)
     profiles = [profiles] if hasattr(profiles, "distance") else list(profiles)
-    for i, p in enumerate(profiles):
+    labels, shared = describe(profiles)
+    for i, (p, label) in enumerate(zip(profiles, labels)):
         if quantity not in p.mean:
             continue
         color = cell_color(p.cell, i)
         d = p.distance
         mean = np.where(np.isfinite(p.mean[quantity]), p.mean[quantity], np.nan)
-        kws = {"color": color, "label": profile_label(p), **(line_kws or {})}
+        kws = {"color": color, "label": label, **(line_kws or {})}
         ax.plot(d, mean, **kws)
         spread = p.std.get(quantity)
         if band and spread is not None and np.any(spread > 0):
@@ -66,5 +121,6 @@ def plot_decay(profiles, *, ax=None, quantity="spectral", band=True, references=
     ax.set_xlabel("distance T - t (steps)")
     ax.set_ylabel(_YLABEL.get(quantity, f"log10 {quantity} norm"))
     ax.set_xlim(left=0)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, title=shared if settings and shared else None, alignment="left",
+              title_fontsize=plt.rcParams["legend.fontsize"])
     return ax

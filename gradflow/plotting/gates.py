@@ -6,6 +6,7 @@ with distance for the same runs.
 """
 
 import numpy as np
+from matplotlib.patches import Patch
 
 from .style import cell_color, get_ax
 
@@ -16,6 +17,11 @@ GATE_LABELS = {("lstm", "forget"): "LSTM forget gate $f$",
                ("gru_torch", "keep"): "GRU (torch) keep $z$",
                ("gru_torch", "update"): "GRU (torch) update $z$"}
 _KEEP = {"lstm": "forget", "gru": "keep", "gru_torch": "keep"}
+# Bands that overlap must stay apart: the first is filled, the next ones hatched in their own
+# direction, so two cells' bands differ in pattern as well as in colour.
+_BAND_STYLES = [{"alpha": 0.25, "linewidth": 0},
+                {"facecolor": "none", "hatch": "////", "alpha": 0.7, "linewidth": 0},
+                {"facecolor": "none", "hatch": "\\\\\\\\", "alpha": 0.7, "linewidth": 0}]
 _BLOCK = {"c_spectral": (r"$\|\partial c_T/\partial c_t\|_2$", "-"),
           "h_spectral": (r"$\|\partial h_T/\partial h_t\|_2$", "--")}
 
@@ -26,6 +32,9 @@ def _traces(traces):
 
 def plot_gates(traces, *, ax=None, gate=None, band=True, line_kws=None, band_kws=None):
     """Mean of a gate over units and samples at each step, with its quantile band.
+
+    The y axis is fitted to where the gates are (within [0, 1], the range of a gate), and each
+    cell's band has its own fill or hatch; the legend shows line and band together.
 
     Args:
       traces: a `GateTraces` or a sequence of them (one line each, coloured by cell).
@@ -38,25 +47,45 @@ def plot_gates(traces, *, ax=None, gate=None, band=True, line_kws=None, band_kws
     """
     ax = get_ax(ax)
     levels = None
+    handles, labels, lows, highs = [], [], [], []
     for i, tr in enumerate(_traces(traces)):
         g = gate or _KEEP.get(tr.cell)
         if g not in tr.gate_mean:
             continue
         color = cell_color(tr.cell, i)
         label = GATE_LABELS.get((tr.cell, g), f"{tr.cell.upper()} {g}")
-        ax.plot(tr.step, tr.gate_mean[g], **{"color": color, "label": label, **(line_kws or {})})
+        (line,) = ax.plot(tr.step, tr.gate_mean[g], **{"color": color, "label": label,
+                                                         **(line_kws or {})})
+        lows.append(np.nanmin(tr.gate_mean[g]))
+        highs.append(np.nanmax(tr.gate_mean[g]))
+        handle = line
         q = tr.gate_quantiles.get(g)
         if band and q is not None and len(q) >= 2:
             levels = tr.quantile_levels
-            ax.fill_between(tr.step, q[0], q[-1], **{"color": color, "alpha": 0.2,
-                                                     "linewidth": 0, **(band_kws or {})})
-    ax.set_ylim(0, 1)
+            style = {"color": color, **_BAND_STYLES[len(handles) % len(_BAND_STYLES)],
+                     **(band_kws or {})}
+            if style.get("facecolor") == "none":
+                style["edgecolor"] = style.pop("color")
+            ax.fill_between(tr.step, q[0], q[-1], **style)
+            handle = (Patch(**{k: v for k, v in style.items() if k != "linewidth"},
+                            linewidth=0), line)
+            lows.append(np.nanmin(q[0]))
+            highs.append(np.nanmax(q[-1]))
+        handles.append(handle)
+        labels.append(label)
+    if lows:
+        # Fitted to the gates, with room below them for the legend, which stays off the data.
+        lo, hi = min(lows), max(highs)
+        span = max(hi - lo, 0.02)
+        ax.set_ylim(max(0.0, lo - 0.45 * span), min(1.0, hi + 0.05 * span))
+    else:
+        ax.set_ylim(0, 1)
     ax.set_xlabel("step t")
     ax.set_ylabel("gate value (1 keeps memory)" if gate is None else f"{gate} gate value")
     if levels is not None:
         ax.set_title(f"mean over units; band {100 * levels[0]:.0f}-{100 * levels[-1]:.0f}%",
                      loc="left")
-    ax.legend(frameon=False)
+    ax.legend(handles, labels, frameon=False, loc="lower left", ncols=len(labels))
     return ax
 
 

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from .phase import DIVERGING_CMAP, colorbar_extend, diverging_norm
-from .style import get_ax
+from .decay import cell_name, weights_text
+from .phase import DIVERGING_CMAP, colorbar_extend, fitted_diverging
+from .style import MISSING_COLOR, get_ax
 
 __all__ = ["plot_heatmap"]
 
@@ -19,11 +20,13 @@ def plot_heatmap(result, *, ax=None, limit=None, colorbar=True, cmap=DIVERGING_C
     """Draw a `PairwiseNorms` as a matrix: row s (later time, downwards), column t (earlier).
 
     Colour is log10 ||ds_s/ds_t||_2, i.e. the norm on a log scale, centred on 1 (white): blue
-    vanishes, red explodes. Only the lower triangle t < s is defined; the rest stays blank.
-    Along a diagonal band s - t is constant, so a horizontal cut at s is one decay curve.
+    vanishes, red explodes; the colour bar covers the range of the data (`fitted_diverging`).
+    Only the lower triangle t < s is defined; the rest is grey (MISSING_COLOR), a colour the
+    map never takes, and says so. Along a diagonal band s - t is constant, so a horizontal cut
+    at s is one decay curve.
 
     Args:
-      limit: colour range +/- limit in decades (default: the data's largest magnitude).
+      limit: colour range at most +/- limit in decades (default: the data's range).
       colorbar: add a colour bar beside the Axes.
 
     Returns:
@@ -32,11 +35,14 @@ def plot_heatmap(result, *, ax=None, limit=None, colorbar=True, cmap=DIVERGING_C
     ax = get_ax(ax)
     Z = np.asarray(result.log10_norm, dtype=float)
     shown = np.where(np.isfinite(Z), Z, np.nan)
-    norm = diverging_norm(shown, limit)
+    colors, norm = fitted_diverging(shown, limit, cmap)
     edges = _edges(result.times)
-    mesh = ax.pcolormesh(edges, edges, np.clip(shown, norm.vmin, norm.vmax),
-                         **{"cmap": cmap, "norm": norm, "shading": "flat", "rasterized": True,
+    mesh = ax.pcolormesh(edges, edges, np.ma.masked_invalid(np.clip(shown, norm.vmin, norm.vmax)),
+                         **{"cmap": colors, "norm": norm, "shading": "flat", "rasterized": True,
                             **(mesh_kws or {})})
+    ax.text(0.97, 0.97, "not defined\n($t \\geq s$)", transform=ax.transAxes, ha="right",
+            va="top", color="0.3", fontsize="small",
+            bbox={"facecolor": MISSING_COLOR, "edgecolor": "none", "pad": 1})
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylim(edges[-1], edges[0])  # matrix orientation: s grows downwards
     if colorbar:
@@ -45,9 +51,9 @@ def plot_heatmap(result, *, ax=None, limit=None, colorbar=True, cmap=DIVERGING_C
     ax.set_xlabel("earlier time t (steps)")
     ax.set_ylabel("later time s (steps)")
     m = result.metadata
-    parts = [result.cell.upper().replace("_TORCH", " (torch)")]
+    parts = [cell_name(result.cell, m.get("activation"))]
     if m.get("init") and m.get("scale") is not None:
-        parts.append(f"{m['init']} x{m['scale']:g}")
+        parts.append(weights_text(m["init"], m["scale"]))
     if m.get("stride", 1) > 1:
         parts.append(f"every {m['stride']} steps")
     ax.set_title(", ".join(parts), loc="left")

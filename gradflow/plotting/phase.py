@@ -8,13 +8,14 @@ mean-field theory, Poole et al. 2016 and Chen et al. 2018).
 
 from types import SimpleNamespace
 
+import matplotlib
 import numpy as np
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import ListedColormap, Normalize
 
 from .decay import profile_label
-from .style import cell_color, get_ax
+from .style import MISSING_COLOR, cell_color, get_ax
 
-__all__ = ["plot_phase", "plot_phase_rates", "DIVERGING_CMAP", "diverging_norm",
+__all__ = ["plot_phase", "plot_phase_rates", "DIVERGING_CMAP", "fitted_diverging",
            "colorbar_extend"]
 
 # ColorBrewer's RdBu (reversed: blue vanishes, red explodes) stays readable under the common
@@ -24,18 +25,37 @@ SCALE_LABEL = r"recurrent weight scale $g$"
 PASCANU_LABEL = r"$\|W_{hh}\|_2 = 1/\gamma$ (Pascanu et al.)"
 
 
-def diverging_norm(values, limit=None):
-    """A colour norm centred on 0 and symmetric, covering the finite `values` (or +/- limit;
-    values beyond it take the end colours)."""
+def fitted_diverging(values, limit=None, cmap=DIVERGING_CMAP):
+    """A diverging colour map cut to the range of the data, and its norm.
+
+    A log10 norm v gets the colour that the full, symmetric map over [-L, L] gives it (white at
+    0, the same shade for the same number of decades either way), with L = `limit` or the
+    data's largest magnitude; but the map and the colour bar cover only [lo, hi], the finite
+    `values` clipped to [-L, L], so no colour is spent on values that do not occur. Missing
+    values (nan) are drawn in MISSING_COLOR, a grey that no diverging colour takes.
+
+    Returns (colormap, Normalize(lo, hi)).
+    """
     finite = np.asarray(values, float)[np.isfinite(values)]
-    vmax = limit if limit is not None else (np.abs(finite).max() if finite.size else 1.0)
-    vmax = max(float(vmax), 1e-3)
-    return TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)
+    big = limit if limit is not None else (np.abs(finite).max() if finite.size else 1.0)
+    big = max(float(big), 1e-3)
+    lo = max(float(finite.min()), -big) if finite.size else -big
+    hi = min(float(finite.max()), big) if finite.size else big
+    if hi - lo < 1e-3 * big:  # a constant: a little room either side
+        lo, hi = lo - 1e-3 * big, hi + 1e-3 * big
+        big = max(big, -lo, hi)
+    base = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
+    cut = base(np.linspace((lo + big) / (2 * big), (hi + big) / (2 * big), 1024))
+    fitted = ListedColormap(cut, name=f"{base.name}_{lo:.3g}_{hi:.3g}")
+    return fitted.with_extremes(bad=MISSING_COLOR), Normalize(lo, hi)
 
 
 def colorbar_extend(values, norm):
     """'min', 'max', 'both' or 'neither': which ends of the colour bar the data overrun."""
-    low, high = np.nanmin(values) < norm.vmin, np.nanmax(values) > norm.vmax
+    finite = np.asarray(values, float)[np.isfinite(values)]
+    if not finite.size:
+        return "neither"
+    low, high = finite.min() < norm.vmin, finite.max() > norm.vmax
     return {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
         (bool(low), bool(high)), "neither")
 
@@ -59,7 +79,8 @@ def plot_phase(diagram, *, ax=None, cell=None, limit=None, colorbar=True, cmap=D
     Args:
       diagram: a `PhaseDiagram`.
       cell: which cell (default: the RNN if present, else the first).
-      limit: colour range +/- limit in decades (default: the data's largest magnitude).
+      limit: colour range at most +/- limit in decades (default: the data's range); see
+        `fitted_diverging`.
       colorbar: add a colour bar beside the Axes.
 
     Returns:
@@ -71,10 +92,10 @@ def plot_phase(diagram, *, ax=None, cell=None, limit=None, colorbar=True, cmap=D
         raise ValueError(f"no cell {cell!r} in this phase diagram ({', '.join(diagram.cells)})")
     Z = np.asarray(diagram.log10_norm[cell], float).T  # (T, S): distance down the rows
     shown = np.where(np.isfinite(Z), Z, np.nan)
-    norm = diverging_norm(shown, limit)
+    colors, norm = fitted_diverging(shown, limit, cmap)
     mesh = ax.pcolormesh(_edges(diagram.scales), _edges(diagram.distance),
-                         np.clip(shown, norm.vmin, norm.vmax),
-                         **{"cmap": cmap, "norm": norm, "shading": "flat", "rasterized": True,
+                         np.ma.masked_invalid(np.clip(shown, norm.vmin, norm.vmax)),
+                         **{"cmap": colors, "norm": norm, "shading": "flat", "rasterized": True,
                             **(mesh_kws or {})})
     if np.nanmin(shown) < 0 < np.nanmax(shown) and len(diagram.scales) > 1:
         ax.contour(diagram.scales, diagram.distance, shown, levels=[0.0], colors="k",

@@ -2,7 +2,8 @@
 
 import matplotlib.pyplot as plt
 
-__all__ = ["OKABE_ITO", "CELL_COLORS", "cell_color", "get_ax", "ONE_COLUMN", "TWO_COLUMN", "RC"]
+__all__ = ["OKABE_ITO", "CELL_COLORS", "cell_color", "get_ax", "ONE_COLUMN", "TWO_COLUMN", "RC",
+           "SAVE_METADATA", "MISSING_COLOR"]
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour blindnesses.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
@@ -16,6 +17,18 @@ RC = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "legend.fontsize
       "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2,
       "figure.constrained_layout.use": True, "figure.constrained_layout.h_pad": 0.03,
       "figure.constrained_layout.w_pad": 0.03}
+
+# What savefig writes besides the picture. Matplotlib stamps every file with its version (PNG
+# 'Software', PDF 'Creator' and 'Producer', SVG 'Creator') and PDF and SVG with today's date, so
+# the same figure would differ byte for byte between days and library versions. A figure file
+# here records what drew it (gradflow), not when or with which matplotlib; the numbers behind it
+# carry their own metadata (--save-results).
+SAVE_METADATA = {"png": {"Software": "gradflow"},
+                 "pdf": {"Creator": "gradflow", "Producer": None, "CreationDate": None},
+                 "svg": {"Creator": "gradflow", "Date": None}}
+# Where a quantity is not defined (the upper triangle of the pairwise heatmap): a neutral grey
+# that no diverging colour map uses, so "undefined" is never read as "log10 norm = 0" (white).
+MISSING_COLOR = "0.82"
 
 
 def cell_color(name, index=0):

@@ -5,7 +5,7 @@ import numpy as np
 
 from .style import OKABE_ITO, RC, get_ax
 
-__all__ = ["MODE_COLORS", "mode_color", "plot_training", "plot_training_panels"]
+__all__ = ["MODE_COLORS", "mode_color", "plot_training", "plot_training_panels", "ablation_title"]
 
 MODE_COLORS = {"none": OKABE_ITO[5], "norm": OKABE_ITO[4], "value": OKABE_ITO[2]}
 _DASHES = ["-", "--", ":", "-."]
@@ -40,6 +40,9 @@ def plot_training(results, *, ax=None, quantity="loss", explosion_factor=10.0, l
     dotted line, and updates whose norm exceeds `explosion_factor` times that threshold (the
     explosion events) get a small marker. 'loss' draws the task's memoryless baseline dashed.
     A run that diverged ends in a large cross. Returns the Axes.
+
+    `results` are `gradflow.training.TrainingResult`s, from `clipping_ablation` or read back by
+    `ablation_from_table`.
     """
     if quantity not in ("loss", "grad_norm"):
         raise ValueError(f"quantity must be 'loss' or 'grad_norm', got {quantity!r}")
@@ -65,14 +68,15 @@ def plot_training(results, *, ax=None, quantity="loss", explosion_factor=10.0, l
         ax.set_yscale("log")
         ax.set_xlabel("update")
         if quantity == "loss":
-            ax.axhline(results[0].baseline, color="0.5", linestyle="--", linewidth=0.8,
-                       label="memoryless baseline")
+            if np.isfinite(results[0].baseline):  # unknown when read back from a CSV
+                ax.axhline(results[0].baseline, color="0.5", linestyle="--", linewidth=0.8,
+                           label="memoryless baseline")
             ax.set_ylabel("training loss (mini-batch)")
         else:
             ax.axhline(thresholds[0], color="0.5", linestyle=":", linewidth=0.8,
                        label=f"threshold {thresholds[0]:g}")
             ax.plot([], [], linestyle="none", marker="^", markersize=3, color="0.3",
-                    label=f"||g|| > {explosion_factor:g} x threshold")
+                    label=rf"$\|g\| > {explosion_factor:g} \times$ threshold")
             ax.set_ylabel("gradient norm before clipping")
         if any(r.diverged for r in results):
             ax.plot([], [], linestyle="none", marker="X", markersize=7, color="0.5",
@@ -92,3 +96,15 @@ def plot_training_panels(results, axes=None, **kws):
     plot_training(results, ax=ax_loss, quantity="loss", **kws)
     plot_training(results, ax=ax_norm, quantity="grad_norm", **kws)
     return ax_loss, ax_norm
+
+
+def ablation_title(metadata):
+    """What made an ablation, in one line ("RNN on the adding task (T = 50, H = 16, ...)"), or
+    None when the metadata does not say (a CSV file has none)."""
+    m = metadata
+    try:
+        return (f"{str(m['cell']).upper()} on the {m['task']} task (T = {m['steps']}, "
+                f"H = {m['hidden']}, {m['optimizer']} lr {m['lr']:g}, recurrent scale "
+                f"{m['scale']:g}, seed {m['seed']})")
+    except (KeyError, TypeError, ValueError):
+        return None
