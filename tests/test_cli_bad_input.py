@@ -32,6 +32,8 @@ CASES = {
                         "'--forget-bias': 'nan' is not a finite"),
     "seed -1": (["jacobians", *SMALL, "--seed", "-1"], 2, "'--seed': -1 is not in the range"),
     "empty -o": (["jacobians", *SMALL, "-o", ""], 2, "'-o' / '--output': the file name is empty"),
+    "empty figure -o": (["plot", "decay", *SMALL, "-o", ""], 2,
+                        "'-o' / '--output': the file name is empty"),
     "empty --save-results": (["plot", "gates", "--cell", "lstm", "--hidden", "3", "--steps", "4",
                               "-q", "--save-results", ""], 2,
                              "'--save-results': the file name is empty"),

@@ -77,7 +77,7 @@ def test_a_figure_has_the_pixels_asked_for(tmp_path):
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_figure_size_must_be_finite(tmp_path, option, value):
     line = one_error_line(invoke(DECAY + [option, value, "-o", str(tmp_path / "d.png")]))
-    assert option in line and ("not a number" in line or "range" in line)
+    assert option in line and ("not a finite number" in line or "range" in line)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,6 +1,5 @@
 """The command groups and the helpers every subcommand shares."""
 
-import math
 import os
 import sys
 from contextlib import contextmanager
@@ -60,29 +59,6 @@ def one_line_errors():
         yield
     except (ValueError, FloatingPointError, MemoryError) as err:
         fail(str(err) or type(err).__name__)
-
-
-class FiniteFloat(click.ParamType):
-    """A float that is neither nan nor infinite (exit status 2 otherwise)."""
-    name = "float"
-
-    def convert(self, value, param, ctx):
-        number = click.FLOAT.convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
-
-
-FINITE = FiniteFloat()
-
-
-class FilePath(click.Path):
-    """click.Path that refuses an empty name: `-o ""` must not quietly write nothing."""
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, str) and not value.strip():
-            self.fail("the file name is empty", param, ctx)
-        return super().convert(value, param, ctx)
 
 
 def given(*names):

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ..files import atomic_path  # noqa: E402
 from ..plotting.style import ONE_COLUMN, RC, SAVE_METADATA  # noqa: E402
 from .base import fail  # noqa: E402
-from .params import FiniteFloat  # noqa: E402
+from .params import FilePath, FiniteFloat  # noqa: E402
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
 # A PNG is rendered into an RGBA buffer of 4 bytes per pixel before it is compressed: 100
@@ -48,7 +48,7 @@ def figure_options(command=None, *, width=ONE_COLUMN[0], height=ONE_COLUMN[1]):
 
     where = "one column of a paper" if width <= ONE_COLUMN[0] else "the full text width"
     options = [
-        click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+        click.option("-o", "--output", type=FilePath(dir_okay=False), required=True,
                      metavar="FILE", help="Figure file: .png, .pdf or .svg (by its suffix)."),
         click.option("--dpi", type=click.IntRange(min=10, max=2400), default=300,
                      show_default=True, help="Resolution of a PNG (and of the rasterised "

@@ -21,11 +21,12 @@ from ..plotting.spectrum import plot_spectra
 from ..plotting.style import RC, TWO_COLUMN
 from ..sampling import setup
 from ..spectra import spectrum, spectrum_from_table, spectrum_to_table
-from .base import FilePath, check_results_path, fail, one_line_errors, plot, progress_bar, \
+from .base import check_results_path, fail, one_line_errors, plot, progress_bar, \
     write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import DEFAULT_CELLS, check_memory, flow_options, pop_flow_options, \
     refuse_with_results, resolve_flow
+from .params import FilePath
 from .plot_cmds import read_results
 
 

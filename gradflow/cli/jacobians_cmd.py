@@ -5,7 +5,8 @@ import numpy as np
 
 from ..decay import profiles_to_table
 from ..results_io import table_to_text
-from .base import FilePath, check_results_path, main, write_results
+from .base import check_results_path, main, write_results
+from .params import FilePath
 from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
                       setup_line)
 

@@ -6,8 +6,9 @@ import numpy as np
 from ..cells import get_cell
 from ..results_io import table_to_text
 from ..spectra import spectrum, spectrum_to_table
-from .base import FilePath, check_results_path, main, one_line_errors, progress_bar, write_results
+from .base import check_results_path, main, one_line_errors, progress_bar, write_results
 from .options import check_memory, flow_options, pop_flow_options, resolve_flow, setup_line
+from .params import FilePath
 
 SHOWN = 8  # exponents shown per row of the table people read; files hold all of them
 

@@ -10,7 +10,8 @@ from ..cells import CELLS, RNN_ACTIVATIONS
 from ..decay import decay_profile
 from ..initializers import INITS
 from ..memory import available_bytes, format_bytes, needed_bytes
-from .base import FINITE, FilePath, fail, given, one_line_errors, progress_bar, refuse
+from .base import fail, given, one_line_errors, progress_bar, refuse
+from .params import FINITE, FilePath
 
 DEFAULT_CELLS = ("rnn", "lstm", "gru")
 

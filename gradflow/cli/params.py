@@ -1,4 +1,4 @@
-"""Option types that refuse what click's own accept silently: nan and inf.
+"""Option types that refuse what click's own accept silently: nan, inf and empty file names.
 
 click's FloatRange compares with < and >, and every comparison with nan is false, so
 `--scale nan` passes a FloatRange(min=0); `inf` passes any range without a maximum. A figure
@@ -10,7 +10,7 @@ import math
 
 import click
 
-__all__ = ["FiniteFloat", "FINITE", "finite_pair"]
+__all__ = ["FiniteFloat", "FINITE", "finite_pair", "FilePath"]
 
 
 class FiniteFloat(click.FloatRange):
@@ -25,10 +25,8 @@ class FiniteFloat(click.FloatRange):
 
     def convert(self, value, param, ctx):
         number = click.FloatRange.convert(self, value, param, ctx)
-        if math.isnan(number):
-            self.fail(f"{value!r} is not a number.", param, ctx)
-        if math.isinf(number) and not (self.allow_inf and number > 0):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not (self.allow_inf and number > 0)):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
 
 
@@ -50,3 +48,12 @@ def finite_pair(what):
             raise click.BadParameter(f"{value!r}: both numbers must be finite")
         return numbers
     return parse
+
+
+class FilePath(click.Path):
+    """click.Path that refuses an empty name: `-o ""` must not quietly write nothing."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("the file name is empty", param, ctx)
+        return super().convert(value, param, ctx)
