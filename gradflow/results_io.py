@@ -207,6 +207,11 @@ def _load_npz(path):
     """(columns, metadata, format version or None) of an NPZ; any error of numpy or zipfile."""
     # The file is opened here, not by np.load, which leaves it open when the zip is corrupt.
     with open(path, "rb") as fh:
+        magic = fh.read(6)
+        fh.seek(0)
+        if magic[:2] != b"PK" and magic != b"\x93NUMPY" and magic:
+            # numpy's last resort for other bytes is unpickling, whose refusal misleads.
+            raise ValueError("not an .npz file (expected numpy.savez output)")
         data = np.load(fh, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
             raise ValueError("a .npy array, not an .npz archive of columns")

@@ -104,6 +104,14 @@ def test_spectrum_legend_once_above_the_panels():
         plot_spectra(spectra, axes[:1], [2])
 
 
+def test_top_k_exponents_sit_at_their_fraction_of_the_state():
+    # 3 of the LSTM's n = 8 exponents: x = 1/8, 2/8, 3/8, not spread over the whole axis.
+    sp = spectrum("lstm", hidden=4, steps=8, exponents=3)
+    fig, ax = plt.subplots()
+    plot_spectra([sp], [ax])
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), [1 / 8, 2 / 8, 3 / 8])
+
+
 # ------------------------------------------------------------------ gates
 
 

@@ -216,6 +216,8 @@ def _bad_files(tmp_path):
     cases["empty npz"] = (tmp_path / "empty.npz", "empty or cut short")
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
     cases["corrupt npz"] = (tmp_path / "corrupt.npz", "not a zip file")
+    (tmp_path / "text.npz").write_text("cell,distance\nrnn,1\n")
+    cases["text named npz"] = (tmp_path / "text.npz", "not an .npz file")
     with open(tmp_path / "array.npz", "wb") as fh:
         np.save(fh, np.zeros(3))
     cases["npy named npz"] = (tmp_path / "array.npz", "not an .npz archive")

@@ -35,7 +35,7 @@ def plot_spectrum(spectra, *, ax=None, distance=None, legend=True, line_kws=None
         else:
             continue
         values = np.where(np.isfinite(values), values, np.nan)
-        x = np.arange(1, len(values) + 1) / len(values)
+        x = np.arange(1, len(values) + 1) / sp.state_size  # the top k of n: x up to k / n
         ax.plot(x, values, **{"color": cell_color(sp.cell, i), "label": label,
                               "marker": "o", "markersize": 1.5, **(line_kws or {})})
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
