@@ -1,0 +1,40 @@
+"""The README's Python API section runs as printed, and its claims about what it returns hold."""
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import gradflow as gf  # noqa: E402
+
+README = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def api_block():
+    start = README.index("## Python API\n")
+    lines = README[start:README.index("\n## ", start + 5)].splitlines()
+    code = [line[4:] for line in lines if line.startswith("    ") or not line.strip()]
+    return "\n".join(code).strip("\n")
+
+
+def test_the_python_api_section_runs(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    H, D = 5, 3  # a small trained GRU, as `np.savez(path, **state_dict)` would leave it
+    np.savez(tmp_path / "model.npz", weight_ih_l0=rng.standard_normal((3 * H, D)),
+             weight_hh_l0=rng.standard_normal((3 * H, H)), bias_ih_l0=rng.standard_normal(3 * H),
+             bias_hh_l0=rng.standard_normal(3 * H))
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(api_block(), "README.md", "exec"), namespace)
+    flow = namespace["flow"]
+    assert namespace["model"].cell is gf.gru_torch and flow.log10_spectral_norm.shape == (200,)
+    # The logistic map at r = 3.9 is chaotic: its Lyapunov exponent is about 0.49 (ln per step).
+    lam = gf.lyapunov_spectrum(namespace["logistic"], {"r": 3.9}, state0=np.array([0.3]),
+                               steps=5000, discard=500)
+    assert lam[0] == pytest.approx(0.49, abs=0.03)
+    assert namespace["ax"].get_lines()
+    plt.close("all")
