@@ -179,15 +179,20 @@ def test_load_weights_is_one_line_from_the_api(tmp_path):
     assert flow.log10_spectral_norm.shape == (7,)
 
 
+def overflowing_rnn(rng, n=5):
+    """Recurrent weights of size 1e300: the trajectory overflows within a few steps."""
+    params = {"weight_hh": 1e300 * rng.standard_normal((n, n)), "weight_ih": np.eye(n, 2),
+              "bias_ih": np.zeros(n), "bias_hh": np.zeros(n)}
+    return params, rng.standard_normal((8, 2))
+
+
 def test_a_nonlinear_cell_evaluated_where_the_trajectory_overflowed_is_refused():
     # A relu RNN with weights 1e300 overflows to inf, then inf - inf = nan, where relu's slope
     # reads 0: the Jacobian there would be 0, "vanishing", and false. A linear cell's Jacobian
     # does not depend on the state, so its overflowing trajectory is still fine.
     rng = np.random.default_rng(0)
-    n = 5
-    params = {"weight_hh": 1e300 * rng.standard_normal((n, n)), "weight_ih": np.eye(n, 2),
-              "bias_ih": np.zeros(n), "bias_hh": np.zeros(n)}
-    inputs = rng.standard_normal((8, 2))
+    params, inputs = overflowing_rnn(rng)
+    n = len(params["bias_hh"])
     with np.errstate(over="ignore", invalid="ignore"):
         states = [np.zeros(n)]
         for x in inputs:
@@ -201,11 +206,7 @@ def test_a_nonlinear_cell_evaluated_where_the_trajectory_overflowed_is_refused()
 
 
 def test_lyapunov_and_pairwise_refuse_the_overflowed_nonlinear_trajectory_too():
-    rng = np.random.default_rng(0)
-    n = 5
-    params = {"weight_hh": 1e300 * rng.standard_normal((n, n)), "weight_ih": np.eye(n, 2),
-              "bias_ih": np.zeros(n), "bias_hh": np.zeros(n)}
-    inputs = rng.standard_normal((8, 2))
+    params, inputs = overflowing_rnn(np.random.default_rng(0))
     for run in (lambda: lyapunov_spectrum(cells.rnn_relu, params, inputs),
                 lambda: pairwise_norms(cells.rnn_relu, params, inputs)):
         with pytest.raises(FloatingPointError, match="forward pass is not finite from step"):

@@ -24,8 +24,8 @@ from ..spectra import spectrum, spectrum_from_table, spectrum_to_table
 from .base import check_results_path, fail, one_line_errors, plot, progress_bar, \
     write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import DEFAULT_CELLS, check_memory, flow_options, pop_flow_options, \
-    refuse_with_results, resolve_flow
+from .options import DEFAULT_CELLS, check_memory, flow_options, for_each_cell, \
+    pop_flow_options, refuse_with_results, resolve_flow
 from .params import FilePath
 from .plot_cmds import read_results
 
@@ -237,14 +237,10 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
             fail(f"--distances {wanted[-1]}: longer than the sequence ({T} steps)")
         per_cell = config["samples"] * T * (2 if wanted else 1)
         check_memory(cells, kws, "spectrum")
-        spectra = []
-        with one_line_errors(), progress_bar(len(cells) * per_cell, "spectra",
-                                             config["quiet"]) as bar:
-            tick = _ticker(bar)
-            for i, cell in enumerate(cells):
-                spectra.append(spectrum(cell, activation=config["activation"],
-                                        distances=wanted, progress=lambda k, b=i * per_cell:
-                                        tick(b + k), **kws))
+        spectra = for_each_cell(cells, per_cell, "spectra", config["quiet"],
+                                lambda cell, tick: spectrum(
+                                    cell, activation=config["activation"], distances=wanted,
+                                    progress=tick, **kws))
         _save(save_results, spectrum_to_table(spectra))
     fig, axes = new_figure(width, height, ncols=1 + len(wanted), squeeze=False)
     with plt.rc_context(RC):
@@ -276,13 +272,8 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
         T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
         per_cell = config["samples"] * T
         check_memory(cells, kws, "gates")
-        traces = []
-        with one_line_errors(), progress_bar(len(cells) * per_cell, "gate traces",
-                                             config["quiet"]) as bar:
-            tick = _ticker(bar)
-            for i, cell in enumerate(cells):
-                traces.append(gate_traces(cell, progress=lambda k, b=i * per_cell: tick(b + k),
-                                          **kws))
+        traces = for_each_cell(cells, per_cell, "gate traces", config["quiet"],
+                               lambda cell, tick: gate_traces(cell, progress=tick, **kws))
         _save(save_results, gates_to_table(traces))
     fig, (left, right) = new_figure(width, height, ncols=2)
     with plt.rc_context(RC):

@@ -6,8 +6,9 @@ import numpy as np
 from ..cells import get_cell
 from ..results_io import table_to_text
 from ..spectra import spectrum, spectrum_to_table
-from .base import check_results_path, main, one_line_errors, progress_bar, write_results
-from .options import check_memory, flow_options, pop_flow_options, resolve_flow, setup_line
+from .base import check_results_path, main, write_results
+from .options import (check_memory, flow_options, for_each_cell, pop_flow_options, resolve_flow,
+                      setup_line)
 from .params import FilePath
 
 SHOWN = 8  # exponents shown per row of the table people read; files hold all of them
@@ -49,18 +50,10 @@ def lyapunov(exponents, discard, fmt, output, **opts):
             raise click.BadParameter(f"{exponents} is more than the {cell}'s state size {n}",
                                      param_hint="--exponents")
     check_memory(cells, kws, "spectrum")
-    spectra = []
-    with one_line_errors(), progress_bar(len(cells) * kws["samples"] * T,
-                                         "Lyapunov exponents", config["quiet"]) as bar:
-        for cell in cells:
-            done = [0]
-
-            def tick(k, done=done):
-                bar.update(k - done[0])
-                done[0] = k
-
-            spectra.append(spectrum(cell, activation=config["activation"], exponents=exponents,
-                                    discard=discard, progress=tick, **kws))
+    spectra = for_each_cell(cells, kws["samples"] * T, "Lyapunov exponents", config["quiet"],
+                            lambda cell, tick: spectrum(
+                                cell, activation=config["activation"], exponents=exponents,
+                                discard=discard, progress=tick, **kws))
     table = spectrum_to_table(spectra)
     table.metadata.update(extra)
     if output is not None:

@@ -225,19 +225,27 @@ def compute_profiles(loss_vector=None, **config):
         kws["loss_grad"] = load_loss_vector(loss_vector, cells, kws["hidden"])
         extra = {**extra, "loss_vector": os.path.basename(loss_vector)}
     check_memory(cells, kws, "decay")
-    with one_line_errors(), progress_bar(len(cells) * kws["samples"] * kws["steps"],
-                                         "backward sweeps", config["quiet"]) as bar:
-        profiles = []
+    return for_each_cell(cells, kws["samples"] * kws["steps"], "backward sweeps",
+                         config["quiet"], lambda cell, tick: decay_profile(
+                             cell, activation=config["activation"], progress=tick,
+                             extra_metadata=extra, **kws))
+
+
+def for_each_cell(cells, steps_per_cell, label, quiet, compute):
+    """[compute(cell, progress) for cell in cells] under one progress bar, the library's
+    refusals as one line. The analysis calls `progress(k)` with the steps done for its cell,
+    `steps_per_cell` in all."""
+    results = []
+    with one_line_errors(), progress_bar(len(cells) * steps_per_cell, label, quiet) as bar:
         for cell in cells:
             done = [0]
 
-            def tick(n, done=done):
-                bar.update(n - done[0])
-                done[0] = n
+            def tick(k, done=done):
+                bar.update(k - done[0])
+                done[0] = k
 
-            profiles.append(decay_profile(cell, activation=config["activation"], progress=tick,
-                                          extra_metadata=extra, **kws))
-    return profiles
+            results.append(compute(cell, tick))
+    return results
 
 
 def setup_line(metadata, T, discard=0):
