@@ -10,7 +10,6 @@ whole sequence but back-propagates only within windows of k steps. Optimizers ar
 """
 
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
@@ -23,12 +22,12 @@ from . import __version__
 from .cells import get_cell
 from .clipping import CLIP_MODES, clip, global_norm
 from .initializers import init_params
+from .memory import available_bytes
 from .tasks import TASKS, loss_sum, make_task
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
            "TrainingResult", "train", "Summary", "summarize", "clipping_ablation",
-           "ABLATION_COLUMNS", "ablation_to_table", "ablation_from_table", "memory_needed",
-           "available_memory"]
+           "ABLATION_COLUMNS", "ablation_to_table", "ablation_from_table", "memory_needed"]
 
 
 def init_model(cell, hidden, input_size, output_size, *, init="gaussian", scale=1.0,
@@ -257,25 +256,9 @@ def memory_needed(cell, task, *, steps, hidden, batch, truncation=None):
     return 8 * (6 * params + tape + data)
 
 
-def available_memory():
-    """Bytes of memory the machine has available now (MemAvailable), or its physical memory,
-    or None where neither can be read."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _check_memory(cell, task, steps, hidden, batch, truncation):
     need, have = memory_needed(cell, task, steps=steps, hidden=hidden, batch=batch,
-                               truncation=truncation), available_memory()
+                               truncation=truncation), available_bytes()
     if have is not None and need > have:
         raise ValueError(f"training needs about {need / 2**30:.3g} GiB of memory "
                          f"(hidden {hidden}, steps {steps}, batch {batch}), more than the "
@@ -314,7 +297,7 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
       ValueError: for settings no run can use: an unknown name, a size below 1, a learning
         rate, threshold or scale that is not positive (scale: not negative) and finite, a
         non-finite forget bias, a max_loss that is not positive (inf is allowed: no limit),
-        or (built-in cells) sizes whose `memory_needed` exceeds `available_memory`.
+        or (built-in cells) sizes whose `memory_needed` exceeds `memory.available_bytes`.
     """
     _check_settings(clip_mode=clip_mode, optimizer=optimizer, task=task, hidden=hidden,
                     batch=batch, updates=updates, lr=lr, threshold=threshold,

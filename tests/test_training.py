@@ -283,7 +283,7 @@ def test_memory_estimate_is_above_the_measured_peak(cell, truncation, task):
 
 def test_training_that_cannot_fit_in_memory_is_refused_up_front(monkeypatch):
     import gradflow.training as training
-    monkeypatch.setattr(training, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(training, "available_bytes", lambda: 2**30)
     calls = []
     with pytest.raises(ValueError, match="GiB of memory"):
         train("lstm", "adding", steps=10_000, hidden=512, batch=64, updates=1,
