@@ -7,19 +7,20 @@
     (100,)
 """
 
-__version__ = "0.1.0"
-
-from .cells import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu  # noqa: E402
-from .decay import DecayProfile, Summary, decay_profile, summarize  # noqa: E402
-from .initializers import init_params  # noqa: E402
-from .jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,  # noqa: E402
+from . import _version
+from .cells import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
+from .decay import DecayProfile, Summary, decay_profile, summarize
+from .initializers import init_params
+from .jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
                         lyapunov_spectrum, step_jacobian)
-from .spectral_norm import top_singular_value  # noqa: E402
-from .ops import concat, sigmoid  # noqa: E402
-from .results_io import Table, read_table, write_table  # noqa: E402
-from .sampling import random_inputs  # noqa: E402
-from .unroll import unroll  # noqa: E402
-from .weights import load_weights  # noqa: E402
+from .spectral_norm import top_singular_value
+from .ops import concat, sigmoid
+from .results_io import Table, read_table, write_table
+from .sampling import random_inputs
+from .unroll import unroll
+from .weights import load_weights
+
+__version__ = _version.__version__  # written once, in _version.py (setup.cfg reads it there)
 
 __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch",
            "init_params", "load_weights", "unroll", "step_jacobian", "gradient_flow",

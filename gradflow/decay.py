@@ -11,7 +11,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .jacobians import gradient_flow
 from .sampling import setup
 

@@ -18,7 +18,7 @@ from typing import Mapping
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .cells import gru_gates, lstm_gates
 from .jacobians import gradient_flow
 from .sampling import setup

@@ -18,7 +18,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .decay import decay_profile
 from .meanfield import tanh_rnn_meanfield
 from .sampling import setup

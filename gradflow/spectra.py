@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .jacobians import gradient_flow, lyapunov_spectrum
 from .sampling import setup
 

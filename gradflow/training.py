@@ -18,7 +18,7 @@ import numpy as np
 from autograd import value_and_grad
 from autograd.tracer import getval
 
-from . import __version__
+from ._version import __version__
 from .cells import get_cell
 from .clipping import CLIP_MODES, clip, global_norm
 from .initializers import init_params

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import click
 from click.core import ParameterSource
 
-from .. import __version__
+from .._version import __version__
 from ..results_io import format_for, write_table
 
 

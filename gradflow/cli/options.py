@@ -250,7 +250,7 @@ def for_each_cell(cells, steps_per_cell, label, quiet, compute):
 
 def setup_line(metadata, T, discard=0):
     """The first line of a table people read: the version, what was analysed, from which seed."""
-    from .. import __version__
+    from .._version import __version__
 
     if metadata.get("weights"):
         setup = f"weights {metadata['weights']}, H={metadata['hidden']}, D={metadata['input_size']}"
