@@ -33,7 +33,7 @@ from autograd import jacobian
 
 from gradflow.cells import get_cell
 from gradflow.files import atomic_path
-from gradflow.initializers import init_params
+from gradflow.cells.initializers import init_params
 from gradflow.jacobians import gradient_flow, step_jacobian
 from gradflow.unroll import default_state, unroll
 

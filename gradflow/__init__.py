@@ -8,13 +8,13 @@
 """
 
 from . import _version
-from .cells import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
+from .cells.builtin import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
 from .decay import DecayProfile, Summary, decay_profile, summarize
-from .initializers import init_params
+from .cells.initializers import init_params
 from .jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
                         lyapunov_spectrum, step_jacobian)
 from .spectral_norm import top_singular_value
-from .ops import concat, sigmoid
+from .cells.ops import concat, sigmoid
 from .results_io import Table, read_table, write_table
 from .sampling import random_inputs
 from .unroll import unroll

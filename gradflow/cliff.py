@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from autograd import grad
 
-from .ops import sigmoid
+from .cells.ops import sigmoid
 
 __all__ = ["CliffSetup", "final_state", "cliff_loss", "CliffSurface", "loss_surface",
            "Trajectory", "gd_trajectory", "bifurcation_curve", "trajectories_to_table",

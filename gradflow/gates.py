@@ -19,7 +19,7 @@ from typing import Mapping
 import numpy as np
 
 from ._version import __version__
-from .cells import gru_gates, lstm_gates
+from .cells.builtin import gru_gates, lstm_gates
 from .jacobians import gradient_flow
 from .sampling import setup
 

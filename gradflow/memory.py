@@ -33,7 +33,7 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
     Returns:
       int, bytes (float64 numbers).
     """
-    from .cells import get_cell
+    from .cells.builtin import get_cell
 
     fn = get_cell(cell) if isinstance(cell, str) else cell
     if analysis not in ANALYSES:

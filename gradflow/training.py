@@ -19,9 +19,9 @@ from autograd import value_and_grad
 from autograd.tracer import getval
 
 from ._version import __version__
-from .cells import get_cell
+from .cells.builtin import get_cell
 from .clipping import CLIP_MODES, clip, global_norm
-from .initializers import init_params
+from .cells.initializers import init_params
 from .memory import available_bytes
 from .tasks import TASKS, loss_sum, make_task
 
@@ -32,7 +32,7 @@ __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "ada
 
 def init_model(cell, hidden, input_size, output_size, *, init="gaussian", scale=1.0,
                forget_bias=1.0, seed=0):
-    """Cell parameters from `gradflow.initializers.init_params` plus a read-out
+    """Cell parameters from `gradflow.cells.initializers.init_params` plus a read-out
     `weight_out` (O, H) ~ N(0, 1/H) and `bias_out` (O,) = 0. `seed` is an int or a Generator."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     params = init_params(cell, hidden, input_size, init=init, scale=scale, forget_bias=forget_bias,
@@ -280,7 +280,7 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
       lr, optimizer: 'sgd', 'momentum' or 'adam'.
       clip_mode, threshold: 'none', 'norm' (global norm, Pascanu et al. 2013) or 'value'.
       truncation: k for truncated BPTT, None for full BPTT.
-      init, scale, forget_bias: passed to `gradflow.initializers.init_params`.
+      init, scale, forget_bias: passed to `gradflow.cells.initializers.init_params`.
       seed: one integer; it fixes the initial parameters and the stream of batches, so runs with
         the same seed and different clipping see the same model and the same data. With
         ss = np.random.SeedSequence(seed).spawn(2), parameters come from default_rng(ss[0]) via

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gradflow import cells
-from gradflow.initializers import init_params, recurrent_block
+from gradflow.cells.initializers import init_params, recurrent_block
 from gradflow.jacobians import step_jacobian
 
 from cell_oracles import ORACLES, random_params, sigmoid

@@ -9,7 +9,7 @@ import pytest
 import gradflow
 from gradflow import cells
 from gradflow.decay import decay_profile, summarize
-from gradflow.initializers import init_params
+from gradflow.cells.initializers import init_params
 from gradflow.jacobians import gradient_flow
 from gradflow.sampling import setup
 

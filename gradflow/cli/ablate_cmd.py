@@ -7,7 +7,7 @@ import zipfile
 import click
 from click.core import ParameterSource
 
-from ..cells import CELLS
+from ..cells.builtin import CELLS
 from ..clipping import CLIP_MODES
 from ..results_io import FORMATS, read_table, table_to_text
 from ..tasks import TASKS

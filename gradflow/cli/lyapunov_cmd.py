@@ -3,7 +3,7 @@
 import click
 import numpy as np
 
-from ..cells import get_cell
+from ..cells.builtin import get_cell
 from ..results_io import table_to_text
 from ..spectra import spectrum, spectrum_to_table
 from .base import check_results_path, main, write_results

@@ -6,9 +6,9 @@ import zipfile
 import click
 import numpy as np
 
-from ..cells import CELLS, RNN_ACTIVATIONS
+from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..decay import decay_profile
-from ..initializers import INITS
+from ..cells.initializers import INITS
 from ..memory import available_bytes, format_bytes, needed_bytes
 from .base import fail, given, one_line_errors, progress_bar, refuse
 from .params import FINITE, FilePath
@@ -193,7 +193,7 @@ def loss_vector_option(command):
 
 def load_loss_vector(path, cells, hidden):
     """Read --loss-vector: one finite, non-zero vector whose length is every cell's state size."""
-    from ..cells import get_cell
+    from ..cells.builtin import get_cell
 
     try:
         with open(path, "rb") as fh:

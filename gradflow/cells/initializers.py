@@ -59,7 +59,7 @@ def init_params(cell, hidden, input_size, *, init="gaussian", scale=1.0, input_s
     `input_scale` or `forget_bias` that is nan or infinite (naming the argument). A negative
     `scale` is allowed: for 'orthogonal' and 'identity' it flips the sign of the recurrence.
     """
-    from .cells import get_cell
+    from .builtin import get_cell
 
     cell = get_cell(cell) if isinstance(cell, str) else cell
     try:
