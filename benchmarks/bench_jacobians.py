@@ -34,8 +34,8 @@ from autograd import jacobian
 from gradflow.cells import get_cell
 from gradflow.files import atomic_path
 from gradflow.cells.initializers import init_params
-from gradflow.jacobians import gradient_flow, step_jacobian
-from gradflow.unroll import default_state, unroll
+from gradflow.engine.jacobians import gradient_flow, step_jacobian
+from gradflow.engine.unroll import default_state, unroll
 
 CELLS = ("rnn", "lstm", "gru")
 INPUT_SIZE = 16

@@ -11,13 +11,13 @@ from . import _version
 from .cells.builtin import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
 from .decay import DecayProfile, Summary, decay_profile, summarize
 from .cells.initializers import init_params
-from .jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
-                        lyapunov_spectrum, step_jacobian)
-from .spectral_norm import top_singular_value
+from .engine.jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
+                               lyapunov_spectrum, step_jacobian)
+from .engine.spectral_norm import top_singular_value
 from .cells.ops import concat, sigmoid
 from .results_io import Table, read_table, write_table
 from .sampling import random_inputs
-from .unroll import unroll
+from .engine.unroll import unroll
 from .weights import load_weights
 
 __version__ = _version.__version__  # written once, in _version.py (setup.cfg reads it there)

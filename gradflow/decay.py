@@ -12,7 +12,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from ._version import __version__
-from .jacobians import gradient_flow
+from .engine.jacobians import gradient_flow
 from .sampling import setup
 
 __all__ = ["Summary", "summarize", "DecayProfile", "decay_profile",

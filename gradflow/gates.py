@@ -20,7 +20,7 @@ import numpy as np
 
 from ._version import __version__
 from .cells.builtin import gru_gates, lstm_gates
-from .jacobians import gradient_flow
+from .engine.jacobians import gradient_flow
 from .sampling import setup
 
 __all__ = ["GateTraces", "gate_traces", "gate_values", "KEEP_GATE", "gates_to_table",

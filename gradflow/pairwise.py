@@ -18,9 +18,9 @@ from typing import Mapping
 
 import numpy as np
 
-from .jacobians import tangent_map, trajectory
-from .linearization import Linearization
-from .spectral_norm import frobenius, top_singular_value
+from .engine.jacobians import tangent_map, trajectory
+from .engine.linearization import Linearization
+from .engine.spectral_norm import frobenius, top_singular_value
 
 __all__ = ["PairwiseNorms", "pairwise_norms", "pairwise_to_table", "pairwise_from_table"]
 

@@ -18,7 +18,7 @@ from typing import Mapping
 import numpy as np
 
 from ._version import __version__
-from .jacobians import gradient_flow, lyapunov_spectrum
+from .engine.jacobians import gradient_flow, lyapunov_spectrum
 from .sampling import setup
 
 __all__ = ["Spectrum", "spectrum", "spectrum_to_table", "spectrum_from_table"]

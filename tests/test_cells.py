@@ -6,7 +6,7 @@ import pytest
 
 from gradflow import cells
 from gradflow.cells.initializers import init_params, recurrent_block
-from gradflow.jacobians import step_jacobian
+from gradflow.engine.jacobians import step_jacobian
 
 from cell_oracles import ORACLES, random_params, sigmoid
 

@@ -10,7 +10,7 @@ import gradflow
 from gradflow import cells
 from gradflow.decay import decay_profile, summarize
 from gradflow.cells.initializers import init_params
-from gradflow.jacobians import gradient_flow
+from gradflow.engine.jacobians import gradient_flow
 from gradflow.sampling import setup
 
 from cell_oracles import explicit_products, oracle_trajectory

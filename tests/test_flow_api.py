@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import gradflow as gf
 from gradflow import cells
 from gradflow.cli import main
-from gradflow.jacobians import gradient_flow, lyapunov_spectrum
+from gradflow.engine.jacobians import gradient_flow, lyapunov_spectrum
 from gradflow.pairwise import pairwise_norms
 
 from cell_oracles import explicit_products, oracle_trajectory, random_params

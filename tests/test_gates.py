@@ -6,7 +6,7 @@ import pytest
 from gradflow.gates import gate_traces, gates_from_table, gates_to_table
 from gradflow.results_io import read_table, write_table
 from gradflow.sampling import setup
-from gradflow.unroll import unroll
+from gradflow.engine.unroll import unroll
 
 
 def _sigmoid(a):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gradflow import cells
-from gradflow.jacobians import lyapunov_spectrum
+from gradflow.engine.jacobians import lyapunov_spectrum
 
 from cell_oracles import ORACLES, oracle_trajectory, random_params
 

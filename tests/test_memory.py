@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradflow import memory
+from gradflow.engine import memory
 from gradflow.cli import main
 from gradflow.decay import decay_profile
 from gradflow.gates import gate_traces
-from gradflow.memory import available_bytes, format_bytes, needed_bytes
+from gradflow.engine.memory import available_bytes, format_bytes, needed_bytes
 from gradflow.pairwise import pairwise_norms
 from gradflow.phase import phase_diagram
 from gradflow.sampling import setup

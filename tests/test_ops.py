@@ -9,7 +9,7 @@ from autograd.core import make_jvp
 from autograd.test_util import check_grads
 
 import gradflow as gf
-from gradflow.jacobians import Linearization, gradient_flow
+from gradflow.engine.jacobians import Linearization, gradient_flow
 
 RNG = np.random.default_rng(0)
 A, B, C = RNG.standard_normal(3), RNG.standard_normal(2), RNG.standard_normal(4)

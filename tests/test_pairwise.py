@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from gradflow.cells import rnn, rnn_linear
-from gradflow.jacobians import step_jacobian
+from gradflow.engine.jacobians import step_jacobian
 from gradflow.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
 from gradflow.results_io import read_table, write_table
 from gradflow.sampling import setup
-from gradflow.unroll import unroll
+from gradflow.engine.unroll import unroll
 
 
 def _rnn_jacobians(params, inputs):

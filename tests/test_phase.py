@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gradflow.jacobians import gradient_flow
+from gradflow.engine.jacobians import gradient_flow
 from gradflow.meanfield import tanh_rnn_meanfield
 from gradflow.phase import phase_diagram, phase_from_table, phase_to_table
 from gradflow.results_io import read_table, write_table

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gradflow import spectral_norm
-from gradflow.jacobians import gradient_flow
-from gradflow.spectral_norm import top_singular_value
+from gradflow.engine import spectral_norm
+from gradflow.engine.jacobians import gradient_flow
+from gradflow.engine.spectral_norm import top_singular_value
 
 TOL = 1e-10  # in log10 of the norm
 

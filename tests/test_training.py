@@ -104,7 +104,7 @@ def test_truncated_gradient_is_the_sum_of_window_gradients():
     c = get_cell("rnn")
     s0 = np.zeros((2, 3))
     _, grads, _ = bptt(c, params, batch_task, s0, truncation=2)
-    from gradflow.unroll import unroll
+    from gradflow.engine.unroll import unroll
     s2 = unroll(c, params, batch_task.inputs[:2], s0)[-1]
     first = batch_task._replace(inputs=batch_task.inputs[:2], targets=batch_task.targets[:2],
                                 loss_steps=np.arange(2))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gradflow.cells import gru, rnn
-from gradflow.unroll import unroll
+from gradflow.engine.unroll import unroll
 from gradflow.weights import WeightsError, load_weights, params_from_state_dict, save_weights
 
 DATA = Path(__file__).parent / "data"

@@ -2,7 +2,7 @@
 
 Shapes follow the row convention: `state` has shape (..., n) and `x` shape (..., D), so one
 function serves one state, a batch of states, and the batched-tangent trick of
-`gradflow.jacobians`. Parameters are dicts of arrays named as in a PyTorch `state_dict` for a
+`gradflow.engine.jacobians`. Parameters are dicts of arrays named as in a PyTorch `state_dict` for a
 one-layer module (without the `_l0` suffix): `weight_ih` (G H, D), `weight_hh` (G H, H),
 `bias_ih` (G H,), `bias_hh` (G H,), where G is the number of gate blocks (1 for the RNN, 4 for
 the LSTM in the order i, f, g, o, 3 for the GRU in the order r, z, n).

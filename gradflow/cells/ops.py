@@ -1,7 +1,7 @@
 """Differentiable building blocks that autograd's own versions get wrong in batched forward mode.
 
 gradflow evaluates a cell once at an unbatched state of shape (n,) and pushes a whole batch of
-tangents of shape (k, n) through it (see `gradflow.jacobians`). That needs every primitive's
+tangents of shape (k, n) through it (see `gradflow.engine.jacobians`). That needs every primitive's
 JVP to broadcast over the extra leading axis. autograd's `concatenate` pads the tangent with
 zeros shaped like the primal, which breaks that; `concat` below pads with zeros shaped like the
 tangent instead. Its VJP is the matching slice, so the same cells also train in reverse mode.

@@ -9,7 +9,7 @@ import numpy as np
 from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..decay import decay_profile
 from ..cells.initializers import INITS
-from ..memory import available_bytes, format_bytes, needed_bytes
+from ..engine.memory import available_bytes, format_bytes, needed_bytes
 from .base import fail, given, one_line_errors, progress_bar, refuse
 from .params import FINITE, FilePath
 

@@ -1,7 +1,7 @@
 """How much memory an analysis needs, and how much the machine has: refuse a run up front
 instead of failing (or swapping the machine to a halt) minutes into it.
 
-Every analysis keeps O(n^2 + T n) numbers (see `gradflow.jacobians`): a handful of n x n
+Every analysis keeps O(n^2 + T n) numbers (see `gradflow.engine.jacobians`): a handful of n x n
 products and their temporaries, the forward-mode tangents of the gate pre-activations
 (n x G H), LAPACK's workspace, the trajectory (T + 1, n) and the inputs (T, D) of each sample.
 `needed_bytes` counts them with coefficients measured on the built-in cells (tracemalloc's peak
@@ -33,7 +33,7 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
     Returns:
       int, bytes (float64 numbers).
     """
-    from .cells.builtin import get_cell
+    from ..cells.builtin import get_cell
 
     fn = get_cell(cell) if isinstance(cell, str) else cell
     if analysis not in ANALYSES:

@@ -1,10 +1,10 @@
 """Jacobian products ds_T/ds_t across time, their norms at every distance, Lyapunov exponents.
 
 The step Jacobian J_t = ds_t/ds_{t-1} comes from autograd differentiating the cell
-(`gradflow.linearization`). The product P_d = ds_T/ds_{T-d} = J_T J_{T-1} ... J_{T-d+1} is
+(`gradflow.engine.linearization`). The product P_d = ds_T/ds_{T-d} = J_T J_{T-1} ... J_{T-d+1} is
 accumulated backwards from T, kept at unit Frobenius norm, with its log10 scale carried
 separately: nothing overflows or underflows at any length. Memory is O(T n + n^2): the states
-are kept, the Jacobians are not. Spectral norms come from `gradflow.spectral_norm`.
+are kept, the Jacobians are not. Spectral norms come from `gradflow.engine.spectral_norm`.
 
 References:
   Pascanu, Mikolov & Bengio (2013), On the difficulty of training recurrent neural networks.
