@@ -99,7 +99,7 @@ def write_numbers(path, columns, metadata):
     """Write the numbers a README section quotes: a small gradflow results table (JSON) with
     `columns` (name -> list, floats rounded to SIGNIFICANT digits) and `metadata` (its 'kind'
     and what made it)."""
-    from gradflow.results_io import Table, write_table
+    from gradflow.io.results import Table, write_table
 
     def rounded(value):
         if isinstance(value, dict):
@@ -124,7 +124,7 @@ def run_with_results(command, option="--save-results"):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "results.json")
         run_command(command, option, path)
-        from gradflow.results_io import read_table
+        from gradflow.io.results import read_table
         return read_table(path)
 
 

@@ -15,7 +15,7 @@ NUMBERS = "figures/jacobians_table.txt"
 
 def main():
     text = run_capturing(COMMAND)
-    from gradflow.files import atomic_path
+    from gradflow.io.files import atomic_path
     with atomic_path(os.path.join(ROOT, NUMBERS)) as tmp, open(tmp, "w") as f:
         f.write(text)
 

@@ -15,10 +15,10 @@ from .engine.jacobians import (GradientFlow, NotDifferentiableError, Scaled, gra
                                lyapunov_spectrum, step_jacobian)
 from .engine.spectral_norm import top_singular_value
 from .cells.ops import concat, sigmoid
-from .results_io import Table, read_table, write_table
+from .io.results import Table, read_table, write_table
 from .sampling import random_inputs
 from .engine.unroll import unroll
-from .weights import load_weights
+from .io.weights import load_weights
 
 __version__ = _version.__version__  # written once, in _version.py (setup.cfg reads it there)
 

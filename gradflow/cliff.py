@@ -125,7 +125,7 @@ def trajectories_to_table(trajectories, setup, metadata=None):
     metadata holds the `CliffSetup` (x0, steps, target), lr, each path's threshold and
     `metadata`.
     """
-    from .results_io import Table
+    from .io.results import Table
 
     columns = {k: [] for k in ("path", "step", "w", "b", "loss", "grad_norm", "clipped")}
     for tr in trajectories:

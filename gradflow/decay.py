@@ -160,7 +160,7 @@ def profiles_to_table(profiles):
     over samples) and `log10_<q>_norm_std` (the spread); empty where a cell lacks the block.
     The metadata holds each cell's metadata and summary.
     """
-    from .results_io import Table
+    from .io.results import Table
 
     columns = {"cell": [], "distance": []}
     for q in QUANTITIES:

@@ -117,7 +117,7 @@ def gates_to_table(traces):
     cell has no such block). The gate columns are read at step k, the norm columns at distance
     k. Gates absent from a cell (the LSTM has no 'reset') are empty.
     """
-    from .results_io import Table
+    from .io.results import Table
 
     traces = [traces] if isinstance(traces, GateTraces) else list(traces)
     gate_names = list(dict.fromkeys(g for tr in traces for g in tr.gate_mean))

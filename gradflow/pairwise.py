@@ -114,7 +114,7 @@ def pairwise_to_table(result):
     log10_spectral_norm (log10 ||ds_s/ds_t||_2). The metadata holds the grid `times` and the
     settings.
     """
-    from .results_io import Table
+    from .io.results import Table
 
     i, j = np.tril_indices(len(result.times), k=-1)
     columns = {"cell": np.array([result.cell] * len(i)), "s": result.times[i],

@@ -119,7 +119,7 @@ def phase_to_table(diagram):
     slope at that scale; empty for other cells or when it does not apply). The metadata holds
     the settings, the cells in order and pascanu_scale.
     """
-    from .results_io import Table
+    from .io.results import Table
 
     cols = {k: [] for k in ("cell", "scale", "distance", "log10_spectral_norm",
                             "log10_rate_per_step", "weight_norm", "meanfield_log10_rate")}

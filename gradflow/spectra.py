@@ -98,7 +98,7 @@ def spectrum_to_table(spectra):
     d `log10_singular_value_d<d>` (the i-th singular value of ds_T/ds_{T-d}, log10). The
     metadata holds each cell's settings and the distances.
     """
-    from .results_io import Table
+    from .io.results import Table
 
     spectra = [spectra] if isinstance(spectra, Spectrum) else list(spectra)
     distances = sorted({d for sp in spectra for d in sp.singular_values})

@@ -443,7 +443,7 @@ def ablation_to_table(results, window=10):
     first run's metadata without its mode and threshold), the memoryless `baseline` loss, the
     `final_loss_window` and `summary`: one `summarize(run, window)` dict per run, in order.
     """
-    from .results_io import Table
+    from .io.results import Table
 
     columns = {name: [] for name in ABLATION_COLUMNS}
     for r in results:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow.cli import main
-from gradflow.results_io import read_table
+from gradflow.io.results import read_table
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ANALYSES = ROOT / "analyses"

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow.cli import main
-from gradflow.results_io import read_table
+from gradflow.io.results import read_table
 from gradflow.training import ABLATION_COLUMNS, clipping_ablation, summarize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from gradflow.cli import main
 from gradflow.decay import decay_profile, profiles_to_table
 from gradflow.phase import phase_diagram, phase_to_table
-from gradflow.results_io import read_table, write_table
+from gradflow.io.results import read_table, write_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEIGHTS = os.path.join(ROOT, "tests", "data", "torch_rnn_tanh.npz")

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow.cli import main
-from gradflow.results_io import read_table
+from gradflow.io.results import read_table
 from gradflow.sampling import setup
 
 from cell_oracles import oracle_trajectory

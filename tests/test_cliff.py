@@ -161,7 +161,7 @@ def _invoke(args):
 
 def test_plot_cliff_command_and_its_numbers(tmp_path):
     from gradflow.cliff import trajectories_from_table
-    from gradflow.results_io import read_table
+    from gradflow.io.results import read_table
     out, numbers = tmp_path / "c.svg", tmp_path / "c.json"
     r = _invoke(CLIFF[:-1] + ["-o", str(out), "--save-results", str(numbers)])
     assert r.exit_code == 0, r.output

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from gradflow import files
-from gradflow.files import atomic_path, remove_stale_temporaries
+from gradflow.io import files
+from gradflow.io.files import atomic_path, remove_stale_temporaries
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": ROOT}
@@ -139,7 +139,7 @@ def test_after_sigkill_the_next_write_removes_the_leftover(tmp_path):
 def test_sigterm_during_a_results_write_through_atomic_path(tmp_path):
     # The same for any atomic write, without the CLI: the child blocks inside atomic_path.
     script = ("import sys\n"
-              "from gradflow.files import atomic_path\n"
+              "from gradflow.io.files import atomic_path\n"
               "with atomic_path('table.json') as tmp:\n"
               "    open(tmp, 'w').write('{\"half')\n"
               "    print(tmp, flush=True)\n"

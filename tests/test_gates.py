@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradflow.gates import gate_traces, gates_from_table, gates_to_table
-from gradflow.results_io import read_table, write_table
+from gradflow.io.results import read_table, write_table
 from gradflow.sampling import setup
 from gradflow.engine.unroll import unroll
 

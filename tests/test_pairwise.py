@@ -6,7 +6,7 @@ import pytest
 from gradflow.cells import rnn, rnn_linear
 from gradflow.engine.jacobians import step_jacobian
 from gradflow.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
-from gradflow.results_io import read_table, write_table
+from gradflow.io.results import read_table, write_table
 from gradflow.sampling import setup
 from gradflow.engine.unroll import unroll
 

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from gradflow.results_io import read_table
+from gradflow.io.results import read_table
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -8,8 +8,8 @@ import pytest
 
 from gradflow.decay import DecayProfile, decay_profile, profiles_from_table, profiles_to_table, \
     summarize
-from gradflow.files import atomic_path
-from gradflow.results_io import Table, read_table, table_to_text, write_table
+from gradflow.io.files import atomic_path
+from gradflow.io.results import Table, read_table, table_to_text, write_table
 
 FORMATS = ["csv", "json", "npz"]
 

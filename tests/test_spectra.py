@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradflow.cells.initializers import init_params
-from gradflow.results_io import read_table, write_table
+from gradflow.io.results import read_table, write_table
 from gradflow.spectra import spectrum, spectrum_from_table, spectrum_to_table
 
 

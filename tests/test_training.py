@@ -238,7 +238,7 @@ def test_ablation_refuses_runs_that_repeat_or_cannot_run(kws, match):
 
 
 def test_ablation_table_round_trip_in_every_format(tmp_path):
-    from gradflow.results_io import read_table, write_table
+    from gradflow.io.results import read_table, write_table
     from gradflow.training import ablation_from_table, ablation_to_table
     runs = clipping_ablation("rnn", "adding", thresholds=(0.5, 2.0), steps=20, hidden=8,
                              batch=4, updates=12, lr=0.5, scale=3.0, seed=1, max_loss=1e2)

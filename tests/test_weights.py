@@ -1,4 +1,4 @@
-"""gradflow.weights against PyTorch: arrays PyTorch computed once, stored in tests/data by
+"""gradflow.io.weights against PyTorch: arrays PyTorch computed once, stored in tests/data by
 make_torch_fixtures.py (run everywhere, no torch needed), and, when torch is importable, the
 same comparisons with PyTorch running live (tests named test_live_*)."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from gradflow.cells import gru, rnn
 from gradflow.engine.unroll import unroll
-from gradflow.weights import WeightsError, load_weights, params_from_state_dict, save_weights
+from gradflow.io.weights import WeightsError, load_weights, params_from_state_dict, save_weights
 
 DATA = Path(__file__).parent / "data"
 RANDOM_SEEDS = range(3)  # the seeds stored in tests/data/torch_random_sizes.npz

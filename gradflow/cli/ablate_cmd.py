@@ -9,7 +9,7 @@ from click.core import ParameterSource
 
 from ..cells.builtin import CELLS
 from ..clipping import CLIP_MODES
-from ..results_io import FORMATS, read_table, table_to_text
+from ..io.results import FORMATS, read_table, table_to_text
 from ..tasks import TASKS
 from ..training import (ABLATION_COLUMNS, OPTIMIZERS, ablation_from_table, ablation_to_table,
                         clipping_ablation, summarize)

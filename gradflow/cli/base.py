@@ -8,7 +8,7 @@ import click
 from click.core import ParameterSource
 
 from .._version import __version__
-from ..results_io import format_for, write_table
+from ..io.results import format_for, write_table
 
 
 class Group(click.Group):

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # the CLI only writes files; no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..files import atomic_path  # noqa: E402
+from ..io.files import atomic_path  # noqa: E402
 from ..plotting.style import ONE_COLUMN, RC, SAVE_METADATA  # noqa: E402
 from .base import fail  # noqa: E402
 from .params import FilePath, FiniteFloat  # noqa: E402

@@ -4,7 +4,7 @@ import click
 import numpy as np
 
 from ..decay import profiles_to_table
-from ..results_io import table_to_text
+from ..io.results import table_to_text
 from .base import check_results_path, main, write_results
 from .params import FilePath
 from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,

@@ -4,7 +4,7 @@ import click
 import numpy as np
 
 from ..cells.builtin import get_cell
-from ..results_io import table_to_text
+from ..io.results import table_to_text
 from ..spectra import spectrum, spectrum_to_table
 from .base import check_results_path, main, write_results
 from .options import (check_memory, flow_options, for_each_cell, pop_flow_options, resolve_flow,

@@ -94,7 +94,7 @@ def load_input_file(path, input_size):
 
 def load_trained(path, cells, activation):
     """Trained weights as (cell name, params); errors as one line."""
-    from ..weights import WeightsError, load_weights
+    from ..io.weights import WeightsError, load_weights
 
     if not os.path.exists(path):
         fail(f"{path}: no such weights file")

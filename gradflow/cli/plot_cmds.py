@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from ..decay import profiles_from_table, profiles_to_table
 from ..plotting.decay import plot_decay
 from ..plotting.style import RC
-from ..results_io import read_table
+from ..io.results import read_table
 from .base import check_results_path, fail, plot, write_results
 from .params import FilePath
 from .figures import check_figure_path, figure_options, new_figure, save_figure

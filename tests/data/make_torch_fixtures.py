@@ -1,4 +1,4 @@
-"""Make the PyTorch fixtures in this folder: the independent oracle for `gradflow.weights`.
+"""Make the PyTorch fixtures in this folder: the independent oracle for `gradflow.io.weights`.
 
 The test suite never runs this script; it reads the files, so the comparisons with PyTorch run
 everywhere, torch or not. Regenerate them by hand in a virtual environment of their own, outside
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gradflow.weights import save_weights
+from gradflow.io.weights import save_weights
 
 HERE = Path(__file__).resolve().parent
 INPUT_SIZE, HIDDEN, STEPS = 3, 5, 7

@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from .cells.builtin import gru_torch, lstm, rnn, rnn_relu
+from ..cells.builtin import gru_torch, lstm, rnn, rnn_relu
 from .files import atomic_path
 
 __all__ = ["WeightsError", "LoadedWeights", "load_weights", "params_from_state_dict",
