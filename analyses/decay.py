@@ -18,7 +18,7 @@ NUMBERS = "figures/decay.json"
 def decay_numbers(table, command, path):
     """Per cell: the verdict, the fitted factor per step, the horizon and log10
     ||ds_T/ds_t||_2 at the largest distance (mean over the samples, and its spread)."""
-    from gradflow.decay import profiles_from_table
+    from gradflow.analysis.decay import profiles_from_table
 
     columns = {k: [] for k in ("cell", "verdict", "rate_per_step", "horizon", "distance",
                                "log10_spectral_norm", "log10_spectral_norm_std")}

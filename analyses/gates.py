@@ -17,7 +17,7 @@ KEEP = {"lstm": "forget", "gru": "keep", "gru_torch": "keep"}
 
 
 def main():
-    from gradflow.gates import gates_from_table
+    from gradflow.analysis.gates import gates_from_table
 
     traces = gates_from_table(run_with_results(COMMAND))
     columns = {k: [] for k in ("cell", "gate", "gate_mean", "gate_low_quantile_mean",

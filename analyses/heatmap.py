@@ -18,7 +18,7 @@ GAPS = (10, 50, 100)  # steps; multiples of the stride
 
 
 def main():
-    from gradflow.pairwise import pairwise_from_table
+    from gradflow.analysis.pairwise import pairwise_from_table
 
     result = pairwise_from_table(run_with_results(COMMAND))
     Z, times = np.asarray(result.log10_norm, float), np.asarray(result.times)

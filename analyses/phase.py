@@ -28,7 +28,7 @@ def zero_crossing(x, y):
 
 
 def main():
-    from gradflow.phase import phase_from_table
+    from gradflow.analysis.phase import phase_from_table
 
     diagram = phase_from_table(run_with_results(COMMAND))
     columns = {k: [] for k in ("cell", "log10_rate_at_smallest_scale",

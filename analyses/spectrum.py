@@ -20,7 +20,7 @@ DISTANCE = 20
 
 
 def main():
-    from gradflow.spectra import spectrum_from_table
+    from gradflow.analysis.spectra import spectrum_from_table
 
     spectra = spectrum_from_table(run_with_results(COMMAND))
     columns = {k: [] for k in ("cell", "state_size", "lyapunov_max", "lyapunov_min",

@@ -9,14 +9,14 @@
 
 from . import _version
 from .cells.builtin import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
-from .decay import DecayProfile, Summary, decay_profile, summarize
+from .analysis.decay import DecayProfile, Summary, decay_profile, summarize
 from .cells.initializers import init_params
 from .engine.jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
                                lyapunov_spectrum, step_jacobian)
 from .engine.spectral_norm import top_singular_value
 from .cells.ops import concat, sigmoid
 from .io.results import Table, read_table, write_table
-from .sampling import random_inputs
+from .analysis.sampling import random_inputs
 from .engine.unroll import unroll
 from .io.weights import load_weights
 

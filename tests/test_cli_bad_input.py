@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow.cli import main
-from gradflow.decay import decay_profile, profiles_to_table
-from gradflow.phase import phase_diagram, phase_to_table
+from gradflow.analysis.decay import decay_profile, profiles_to_table
+from gradflow.analysis.phase import phase_diagram, phase_to_table
 from gradflow.io.results import read_table, write_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

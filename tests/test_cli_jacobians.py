@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from gradflow import __version__
 from gradflow.cli import main
 from gradflow.io.results import read_table
-from gradflow.sampling import setup
+from gradflow.analysis.sampling import setup
 
 from cell_oracles import explicit_products, oracle_trajectory
 

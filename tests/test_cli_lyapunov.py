@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from gradflow.cli import main
 from gradflow.io.results import read_table
-from gradflow.sampling import setup
+from gradflow.analysis.sampling import setup
 
 from cell_oracles import oracle_trajectory
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from gradflow import gradient_flow, lstm
 from gradflow.cli import main
-from gradflow.sampling import setup
+from gradflow.analysis.sampling import setup
 
 from cell_oracles import oracle_trajectory
 

@@ -8,10 +8,10 @@ import pytest
 
 import gradflow
 from gradflow import cells
-from gradflow.decay import decay_profile, summarize
+from gradflow.analysis.decay import decay_profile, summarize
 from gradflow.cells.initializers import init_params
 from gradflow.engine.jacobians import gradient_flow
-from gradflow.sampling import setup
+from gradflow.analysis.sampling import setup
 
 from cell_oracles import explicit_products, oracle_trajectory
 

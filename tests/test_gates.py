@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from gradflow.gates import gate_traces, gates_from_table, gates_to_table
+from gradflow.analysis.gates import gate_traces, gates_from_table, gates_to_table
 from gradflow.io.results import read_table, write_table
-from gradflow.sampling import setup
+from gradflow.analysis.sampling import setup
 from gradflow.engine.unroll import unroll
 
 

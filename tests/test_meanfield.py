@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gradflow.meanfield import fixed_point, tanh_rnn_meanfield, variance_map
+from gradflow.analysis.meanfield import fixed_point, tanh_rnn_meanfield, variance_map
 
 # An independent route to the Gaussian integrals: a dense trapezoid rule on [-10, 10].
 _Z = np.linspace(-10.0, 10.0, 2001)

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 
 from gradflow.engine import memory
 from gradflow.cli import main
-from gradflow.decay import decay_profile
-from gradflow.gates import gate_traces
+from gradflow.analysis.decay import decay_profile
+from gradflow.analysis.gates import gate_traces
 from gradflow.engine.memory import available_bytes, format_bytes, needed_bytes
-from gradflow.pairwise import pairwise_norms
-from gradflow.phase import phase_diagram
-from gradflow.sampling import setup
-from gradflow.spectra import spectrum
+from gradflow.analysis.pairwise import pairwise_norms
+from gradflow.analysis.phase import phase_diagram
+from gradflow.analysis.sampling import setup
+from gradflow.analysis.spectra import spectrum
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,7 +69,7 @@ def test_estimate_bounds_the_resident_size_of_a_real_run():
     # carry over the peak of the parent, pytest, across fork and exec).
     script = (
         "import numpy as np\n"
-        "from gradflow.decay import decay_profile\n"
+        "from gradflow.analysis.decay import decay_profile\n"
         "def status(key):\n"
         "    return int(open('/proc/self/status').read().split(key)[1].split()[0]) * 1024\n"
         "decay_profile('lstm', hidden=4, steps=3)\n"

@@ -5,9 +5,9 @@ import pytest
 
 from gradflow.cells import rnn, rnn_linear
 from gradflow.engine.jacobians import step_jacobian
-from gradflow.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
+from gradflow.analysis.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
 from gradflow.io.results import read_table, write_table
-from gradflow.sampling import setup
+from gradflow.analysis.sampling import setup
 from gradflow.engine.unroll import unroll
 
 

@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from gradflow.decay import DecayProfile, decay_profile, profiles_from_table, profiles_to_table, \
-    summarize
+from gradflow.analysis.decay import DecayProfile, decay_profile, profiles_from_table, \
+    profiles_to_table, summarize
 from gradflow.io.files import atomic_path
 from gradflow.io.results import Table, read_table, table_to_text, write_table
 

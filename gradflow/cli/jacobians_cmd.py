@@ -3,7 +3,7 @@
 import click
 import numpy as np
 
-from ..decay import profiles_to_table
+from ..analysis.decay import profiles_to_table
 from ..io.results import table_to_text
 from .base import check_results_path, main, write_results
 from .params import FilePath

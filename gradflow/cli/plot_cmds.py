@@ -3,7 +3,7 @@
 import click
 import matplotlib.pyplot as plt
 
-from ..decay import profiles_from_table, profiles_to_table
+from ..analysis.decay import profiles_from_table, profiles_to_table
 from ..plotting.decay import plot_decay
 from ..plotting.style import RC
 from ..io.results import read_table

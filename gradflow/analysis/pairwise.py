@@ -18,9 +18,9 @@ from typing import Mapping
 
 import numpy as np
 
-from .engine.jacobians import tangent_map, trajectory
-from .engine.linearization import Linearization
-from .engine.spectral_norm import frobenius, top_singular_value
+from ..engine.jacobians import tangent_map, trajectory
+from ..engine.linearization import Linearization
+from ..engine.spectral_norm import frobenius, top_singular_value
 
 __all__ = ["PairwiseNorms", "pairwise_norms", "pairwise_to_table", "pairwise_from_table"]
 
@@ -114,7 +114,7 @@ def pairwise_to_table(result):
     log10_spectral_norm (log10 ||ds_s/ds_t||_2). The metadata holds the grid `times` and the
     settings.
     """
-    from .io.results import Table
+    from ..io.results import Table
 
     i, j = np.tril_indices(len(result.times), k=-1)
     columns = {"cell": np.array([result.cell] * len(i)), "s": result.times[i],

@@ -10,7 +10,7 @@ and for the tanh RNN two theoretical marks:
   threshold is drawn at the scale where the *measured* ||W_hh||_2 of the actual weights equals
   1/gamma (every init multiplies one drawn matrix by g, so that scale is 1 / (gamma ||W_1||_2)).
 - Mean-field theory (Poole et al. 2016; Chen, Pennington & Schoenholz 2018; see
-  `gradflow.meanfield`): the predicted log10 rate 0.5 log10 chi(g) for gaussian weights.
+  `gradflow.analysis.meanfield`): the predicted log10 rate 0.5 log10 chi(g) for gaussian weights.
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +18,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from ._version import __version__
+from .._version import __version__
 from .decay import decay_profile
 from .meanfield import tanh_rnn_meanfield
 from .sampling import setup
@@ -119,7 +119,7 @@ def phase_to_table(diagram):
     slope at that scale; empty for other cells or when it does not apply). The metadata holds
     the settings, the cells in order and pascanu_scale.
     """
-    from .io.results import Table
+    from ..io.results import Table
 
     cols = {k: [] for k in ("cell", "scale", "distance", "log10_spectral_norm",
                             "log10_rate_per_step", "weight_norm", "meanfield_log10_rate")}

@@ -18,9 +18,9 @@ from typing import Mapping
 
 import numpy as np
 
-from ._version import __version__
-from .cells.builtin import gru_gates, lstm_gates
-from .engine.jacobians import gradient_flow
+from .._version import __version__
+from ..cells.builtin import gru_gates, lstm_gates
+from ..engine.jacobians import gradient_flow
 from .sampling import setup
 
 __all__ = ["GateTraces", "gate_traces", "gate_values", "KEEP_GATE", "gates_to_table",
@@ -65,7 +65,7 @@ def gate_traces(cell="lstm", *, hidden=64, input_size=8, steps=100, init="gaussi
                 quantiles=QUANTILES, progress=None):
     """Gate values along the sequence and the decay of the state blocks, for one gated cell.
 
-    Weights and inputs are drawn as `decay_profile` draws them (see `gradflow.sampling`).
+    Weights and inputs are drawn as `decay_profile` draws them (see `gradflow.analysis.sampling`).
 
     Returns:
       A `GateTraces`.
@@ -117,7 +117,7 @@ def gates_to_table(traces):
     cell has no such block). The gate columns are read at step k, the norm columns at distance
     k. Gates absent from a cell (the LSTM has no 'reset') are empty.
     """
-    from .io.results import Table
+    from ..io.results import Table
 
     traces = [traces] if isinstance(traces, GateTraces) else list(traces)
     gate_names = list(dict.fromkeys(g for tr in traces for g in tr.gate_mean))

@@ -11,8 +11,8 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from ._version import __version__
-from .engine.jacobians import gradient_flow
+from .._version import __version__
+from ..engine.jacobians import gradient_flow
 from .sampling import setup
 
 __all__ = ["Summary", "summarize", "DecayProfile", "decay_profile",
@@ -160,7 +160,7 @@ def profiles_to_table(profiles):
     over samples) and `log10_<q>_norm_std` (the spread); empty where a cell lacks the block.
     The metadata holds each cell's metadata and summary.
     """
-    from .io.results import Table
+    from ..io.results import Table
 
     columns = {"cell": [], "distance": []}
     for q in QUANTITIES:

@@ -10,8 +10,8 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from .cells.builtin import get_cell
-from .cells.initializers import init_params
+from ..cells.builtin import get_cell
+from ..cells.initializers import init_params
 
 __all__ = ["Setup", "setup", "random_inputs"]
 

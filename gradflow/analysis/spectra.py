@@ -17,8 +17,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ._version import __version__
-from .engine.jacobians import gradient_flow, lyapunov_spectrum
+from .._version import __version__
+from ..engine.jacobians import gradient_flow, lyapunov_spectrum
 from .sampling import setup
 
 __all__ = ["Spectrum", "spectrum", "spectrum_to_table", "spectrum_from_table"]
@@ -44,7 +44,7 @@ def spectrum(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian",
              exponents=None, discard=0, params=None, inputs=None, progress=None):
     """Lyapunov spectrum and singular values at `distances` for one cell.
 
-    Weights and inputs are drawn as `decay_profile` draws them (see `gradflow.sampling`).
+    Weights and inputs are drawn as `decay_profile` draws them (see `gradflow.analysis.sampling`).
     `exponents` k keeps the top k Lyapunov exponents (all n by default; the frame for k < n is
     drawn from `seed`, see `lyapunov_spectrum`); `discard` steps of burn-in run before they
     are accumulated. Cost per sample: one forward sweep with a QR of an n x k frame per step,
@@ -98,7 +98,7 @@ def spectrum_to_table(spectra):
     d `log10_singular_value_d<d>` (the i-th singular value of ds_T/ds_{T-d}, log10). The
     metadata holds each cell's settings and the distances.
     """
-    from .io.results import Table
+    from ..io.results import Table
 
     spectra = [spectra] if isinstance(spectra, Spectrum) else list(spectra)
     distances = sorted({d for sp in spectra for d in sp.singular_values})
