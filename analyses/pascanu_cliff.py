@@ -37,7 +37,7 @@ def _crossing(f, a, b, level):
 def wall(w, b_lo, b_hi, setup):
     """Loss at b_lo and b_hi (the two sides of the wall, at fixed w) and the width in b over
     which it passes from 10 % to 90 % of the way from one to the other."""
-    from gradflow.cliff import cliff_loss
+    from gradflow.training.cliff import cliff_loss
 
     def f(b):
         return float(cliff_loss(w, b, setup))
@@ -49,7 +49,7 @@ def wall(w, b_lo, b_hi, setup):
 
 
 def main():
-    from gradflow.cliff import CliffSetup, gd_trajectory, trajectories_from_table
+    from gradflow.training.cliff import CliffSetup, gd_trajectory, trajectories_from_table
 
     table = run_with_results(COMMAND)
     m = table.metadata

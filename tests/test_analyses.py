@@ -120,7 +120,7 @@ def test_the_wall_width_of_a_step_function_and_of_a_ramp():
     assert cliff._crossing(lambda b: 10.0 - b, 0.0, 10.0, 2.5) == pytest.approx(7.5)
     # The wall at T = 20 where the README's plain path meets it: its width in b is the loss
     # drop divided by its slope there, which is about the gradient norm on the wall.
-    from gradflow.cliff import CliffSetup
+    from gradflow.training.cliff import CliffSetup
     left, right, width = cliff.wall(5.863, -3.2, -3.1, CliffSetup(0.5, 20, 0.7))
     assert left > 12 and right < 2.5
     assert 0.8 * (left - right) / 9942 < width < 3 * (left - right) / 9942

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from gradflow.cliff import CliffSetup, bifurcation_curve, cliff_loss, gd_trajectory, loss_surface
+from gradflow.training.cliff import (CliffSetup, bifurcation_curve, cliff_loss, gd_trajectory,
+                                     loss_surface)
 
 matplotlib.use("Agg")
 
@@ -160,7 +161,7 @@ def _invoke(args):
 
 
 def test_plot_cliff_command_and_its_numbers(tmp_path):
-    from gradflow.cliff import trajectories_from_table
+    from gradflow.training.cliff import trajectories_from_table
     from gradflow.io.results import read_table
     out, numbers = tmp_path / "c.svg", tmp_path / "c.json"
     r = _invoke(CLIFF[:-1] + ["-o", str(out), "--save-results", str(numbers)])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradflow.clipping import clip, clip_by_global_norm, clip_by_value, global_norm
+from gradflow.training.clipping import clip, clip_by_global_norm, clip_by_value, global_norm
 
 
 def _grads(seed, scale):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from gradflow.tasks import (adding_problem, copy_memory, copy_memory_baseline, delayed_recall,
-                            hello_lm, make_task, task_loss)
+from gradflow.training.tasks import (adding_problem, copy_memory, copy_memory_baseline,
+                                     delayed_recall, hello_lm, make_task, task_loss)
 
 
 @pytest.mark.parametrize("T", [1, 10, 100])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from gradflow.cells import get_cell
-from gradflow.tasks import make_task
+from gradflow.training.tasks import make_task
 from gradflow.training import (adam, bptt, clipping_ablation, init_model, momentum, sgd,
                                summarize, train)
 
@@ -126,7 +126,7 @@ def test_one_sgd_step_by_hand():
     rnn = get_cell("rnn")
     s0 = np.zeros((3, 4))
 
-    def mse(p):  # the adding loss written out independently of gradflow.tasks
+    def mse(p):  # the adding loss written out independently of gradflow.training.tasks
         h = s0
         for x in first.inputs:
             h = np.tanh(x @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"])
@@ -282,8 +282,8 @@ def test_memory_estimate_is_above_the_measured_peak(cell, truncation, task):
 
 
 def test_training_that_cannot_fit_in_memory_is_refused_up_front(monkeypatch):
-    import gradflow.training as training
-    monkeypatch.setattr(training, "available_bytes", lambda: 2**30)
+    import gradflow.training.loop as loop
+    monkeypatch.setattr(loop, "available_bytes", lambda: 2**30)
     calls = []
     with pytest.raises(ValueError, match="GiB of memory"):
         train("lstm", "adding", steps=10_000, hidden=512, batch=64, updates=1,

@@ -8,11 +8,11 @@ import click
 from click.core import ParameterSource
 
 from ..cells.builtin import CELLS
-from ..clipping import CLIP_MODES
 from ..io.results import FORMATS, read_table, table_to_text
-from ..tasks import TASKS
-from ..training import (ABLATION_COLUMNS, OPTIMIZERS, ablation_from_table, ablation_to_table,
-                        clipping_ablation, summarize)
+from ..training.clipping import CLIP_MODES
+from ..training.loop import (ABLATION_COLUMNS, OPTIMIZERS, ablation_from_table, ablation_to_table,
+                             clipping_ablation, summarize)
+from ..training.tasks import TASKS
 from .base import ablate, check_results_path, fail, plot, progress_bar, write_results
 from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,
                       save_figure)

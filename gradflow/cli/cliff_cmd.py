@@ -4,7 +4,7 @@ import click
 import numpy as np
 
 from .._version import __version__
-from ..cliff import CliffSetup, gd_trajectory, loss_surface, trajectories_to_table
+from ..training.cliff import CliffSetup, gd_trajectory, loss_surface, trajectories_to_table
 from .base import check_results_path, plot, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .params import FINITE, FiniteFloat, finite_pair

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
-from ..cliff import bifurcation_curve
+from ..training.cliff import bifurcation_curve
 from .style import RC, get_ax
 from .training import mode_color
 
@@ -35,9 +35,10 @@ def frame_exit(inside, outside, box):
 
 
 def plot_cliff(surface, trajectories=(), *, ax=None, colorbar=True, x_star=None):
-    """Draw log10 of the loss over the (w, b) grid of `surface` (a `gradflow.cliff.CliffSurface`),
-    the saddle-node bifurcation curve, and each `gradflow.cliff.Trajectory` (plain gradient
-    descent in the 'none' colour, norm-clipped in the 'norm' colour).
+    """Draw log10 of the loss over the (w, b) grid of `surface` (a
+    `gradflow.training.cliff.CliffSurface`), the saddle-node bifurcation curve, and each
+    `gradflow.training.cliff.Trajectory` (plain gradient descent in the 'none' colour, norm-clipped
+    in the 'norm' colour).
 
     A path is drawn while it stays in the plotted region; a step that throws it out is an arrow
     to the edge, labelled with the step and the point where it lands. The start is a star, the

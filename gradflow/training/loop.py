@@ -18,11 +18,11 @@ import numpy as np
 from autograd import value_and_grad
 from autograd.tracer import getval
 
-from ._version import __version__
-from .cells.builtin import get_cell
+from .._version import __version__
+from ..cells.builtin import get_cell
 from .clipping import CLIP_MODES, clip, global_norm
-from .cells.initializers import init_params
-from .engine.memory import available_bytes
+from ..cells.initializers import init_params
+from ..engine.memory import available_bytes
 from .tasks import TASKS, loss_sum, make_task
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
@@ -72,7 +72,7 @@ def _window_loss(cell, params, state, inputs, offset, task, aux):
 def bptt(cell, params, task, state0, truncation=None):
     """Loss and gradient of the mean task loss by (truncated) back-propagation through time.
 
-    `task` is a `gradflow.tasks.TaskBatch` with inputs (L, B, D); `state0` has shape (B, n).
+    `task` is a `tasks.TaskBatch` with inputs (L, B, D); `state0` has shape (B, n).
     With `truncation` = k, the sequence is cut into windows of k steps; the state is carried
     forward across windows but treated as a constant where a window starts, so the gradient of a
     loss term flows back at most to the start of its window (at most k steps). The gradient is the
@@ -275,7 +275,7 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
       cell: a built-in cell or its name ('rnn', 'lstm', 'gru', 'gru_torch'), or any user cell
         `cell(params, state, x) -> state`; a user cell needs `params` (its own dict; a read-out
         reading state[..., :hidden] is added when `weight_out` is missing) and `state0` (n,).
-      task: a name in `gradflow.tasks.TASKS`; a fresh batch (L, B, D) is drawn for every update.
+      task: a name in `tasks.TASKS`; a fresh batch (L, B, D) is drawn for every update.
       steps: the task's length parameter T; hidden: H; batch: B; updates: number of updates.
       lr, optimizer: 'sgd', 'momentum' or 'adam'.
       clip_mode, threshold: 'none', 'norm' (global norm, Pascanu et al. 2013) or 'value'.
@@ -443,7 +443,7 @@ def ablation_to_table(results, window=10):
     first run's metadata without its mode and threshold), the memoryless `baseline` loss, the
     `final_loss_window` and `summary`: one `summarize(run, window)` dict per run, in order.
     """
-    from .io.results import Table
+    from ..io.results import Table
 
     columns = {name: [] for name in ABLATION_COLUMNS}
     for r in results:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 from autograd import grad
 
-from .cells.ops import sigmoid
+from ..cells.ops import sigmoid
 
 __all__ = ["CliffSetup", "final_state", "cliff_loss", "CliffSurface", "loss_surface",
            "Trajectory", "gd_trajectory", "bifurcation_curve", "trajectories_to_table",
@@ -125,7 +125,7 @@ def trajectories_to_table(trajectories, setup, metadata=None):
     metadata holds the `CliffSetup` (x0, steps, target), lr, each path's threshold and
     `metadata`.
     """
-    from .io.results import Table
+    from ..io.results import Table
 
     columns = {k: [] for k in ("path", "step", "w", "b", "loss", "grad_norm", "clipped")}
     for tr in trajectories:
