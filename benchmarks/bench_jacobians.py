@@ -32,10 +32,10 @@ import numpy as np
 from autograd import jacobian
 
 from gradflow.cells import get_cell
-from gradflow.io.files import atomic_path
 from gradflow.cells.initializers import init_params
 from gradflow.engine.jacobians import gradient_flow, step_jacobian
 from gradflow.engine.unroll import default_state, unroll
+from gradflow.io.files import atomic_path
 
 CELLS = ("rnn", "lstm", "gru")
 INPUT_SIZE = 16

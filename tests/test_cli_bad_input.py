@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradflow.cli import main
 from gradflow.analysis.decay import decay_profile, profiles_to_table
 from gradflow.analysis.phase import phase_diagram, phase_to_table
+from gradflow.cli import main
 from gradflow.io.results import read_table, write_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow import __version__
+from gradflow.analysis.sampling import setup
 from gradflow.cli import main
 from gradflow.io.results import read_table
-from gradflow.analysis.sampling import setup
 
 from cell_oracles import explicit_products, oracle_trajectory
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from gradflow.analysis.sampling import setup
 from gradflow.cli import main
 from gradflow.io.results import read_table
-from gradflow.analysis.sampling import setup
 
 from cell_oracles import oracle_trajectory
 

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow import gradient_flow, lstm
-from gradflow.cli import main
 from gradflow.analysis.sampling import setup
+from gradflow.cli import main
 
 from cell_oracles import oracle_trajectory
 

@@ -161,8 +161,8 @@ def _invoke(args):
 
 
 def test_plot_cliff_command_and_its_numbers(tmp_path):
-    from gradflow.training.cliff import trajectories_from_table
     from gradflow.io.results import read_table
+    from gradflow.training.cliff import trajectories_from_table
     out, numbers = tmp_path / "c.svg", tmp_path / "c.json"
     r = _invoke(CLIFF[:-1] + ["-o", str(out), "--save-results", str(numbers)])
     assert r.exit_code == 0, r.output

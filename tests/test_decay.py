@@ -9,9 +9,9 @@ import pytest
 import gradflow
 from gradflow import cells
 from gradflow.analysis.decay import decay_profile, summarize
+from gradflow.analysis.sampling import setup
 from gradflow.cells.initializers import init_params
 from gradflow.engine.jacobians import gradient_flow
-from gradflow.analysis.sampling import setup
 
 from cell_oracles import explicit_products, oracle_trajectory
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 import gradflow as gf
 from gradflow import cells
+from gradflow.analysis.pairwise import pairwise_norms
 from gradflow.cli import main
 from gradflow.engine.jacobians import gradient_flow, lyapunov_spectrum
-from gradflow.analysis.pairwise import pairwise_norms
 
 from cell_oracles import explicit_products, oracle_trajectory, random_params
 

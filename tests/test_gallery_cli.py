@@ -12,16 +12,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from gradflow.cli import main  # noqa: E402
 from gradflow.analysis.gates import gate_traces  # noqa: E402
 from gradflow.analysis.pairwise import pairwise_norms  # noqa: E402
 from gradflow.analysis.phase import phase_diagram  # noqa: E402
+from gradflow.analysis.sampling import setup  # noqa: E402
+from gradflow.analysis.spectra import spectrum  # noqa: E402
+from gradflow.cli import main  # noqa: E402
 from gradflow.plotting.gates import plot_gate_decay, plot_gates  # noqa: E402
 from gradflow.plotting.heatmap import plot_heatmap  # noqa: E402
 from gradflow.plotting.phase import plot_phase, plot_phase_rates  # noqa: E402
 from gradflow.plotting.spectrum import plot_spectrum  # noqa: E402
-from gradflow.analysis.sampling import setup  # noqa: E402
-from gradflow.analysis.spectra import spectrum  # noqa: E402
 
 TINY = ["--hidden", "4", "--steps", "12", "--quiet"]
 KINDS = {"phase": ["--scales", "0.5:1.5:3"], "heatmap": ["--stride", "2"],

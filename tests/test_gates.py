@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from gradflow.analysis.gates import gate_traces, gates_from_table, gates_to_table
-from gradflow.io.results import read_table, write_table
 from gradflow.analysis.sampling import setup
 from gradflow.engine.unroll import unroll
+from gradflow.io.results import read_table, write_table
 
 
 def _sigmoid(a):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradflow import cells
-from gradflow.engine.jacobians import Linearization, gradient_flow, step_jacobian
 from gradflow.cells.ops import concat
+from gradflow.engine.jacobians import Linearization, gradient_flow, step_jacobian
 
 from cell_oracles import explicit_products, oracle_trajectory, random_params, sigmoid
 

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradflow.engine import memory
-from gradflow.cli import main
 from gradflow.analysis.decay import decay_profile
 from gradflow.analysis.gates import gate_traces
-from gradflow.engine.memory import available_bytes, format_bytes, needed_bytes
 from gradflow.analysis.pairwise import pairwise_norms
 from gradflow.analysis.phase import phase_diagram
 from gradflow.analysis.sampling import setup
 from gradflow.analysis.spectra import spectrum
+from gradflow.cli import main
+from gradflow.engine import memory
+from gradflow.engine.memory import available_bytes, format_bytes, needed_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

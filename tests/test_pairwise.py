@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
+from gradflow.analysis.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
+from gradflow.analysis.sampling import setup
 from gradflow.cells import rnn, rnn_linear
 from gradflow.engine.jacobians import step_jacobian
-from gradflow.analysis.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
-from gradflow.io.results import read_table, write_table
-from gradflow.analysis.sampling import setup
 from gradflow.engine.unroll import unroll
+from gradflow.io.results import read_table, write_table
 
 
 def _rnn_jacobians(params, inputs):

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from gradflow.engine.jacobians import gradient_flow
 from gradflow.analysis.meanfield import tanh_rnn_meanfield
 from gradflow.analysis.phase import phase_diagram, phase_from_table, phase_to_table
-from gradflow.io.results import read_table, write_table
 from gradflow.analysis.sampling import setup
+from gradflow.engine.jacobians import gradient_flow
+from gradflow.io.results import read_table, write_table
 
 SCALES = np.array([0.5, 0.9, 1.2])
 

@@ -12,14 +12,14 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from gradflow.analysis.decay import decay_profile  # noqa: E402
 from gradflow.analysis.gates import gate_traces  # noqa: E402
 from gradflow.analysis.pairwise import PairwiseNorms, pairwise_norms  # noqa: E402
+from gradflow.analysis.sampling import setup  # noqa: E402
+from gradflow.analysis.spectra import spectrum  # noqa: E402
 from gradflow.plotting.decay import cell_name, describe, plot_decay  # noqa: E402
 from gradflow.plotting.gates import plot_gates  # noqa: E402
 from gradflow.plotting.heatmap import plot_heatmap  # noqa: E402
 from gradflow.plotting.phase import DIVERGING_CMAP, fitted_diverging  # noqa: E402
 from gradflow.plotting.spectrum import plot_spectra  # noqa: E402
 from gradflow.plotting.style import MISSING_COLOR  # noqa: E402
-from gradflow.analysis.sampling import setup  # noqa: E402
-from gradflow.analysis.spectra import spectrum  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

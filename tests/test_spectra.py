@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from gradflow.analysis.spectra import spectrum, spectrum_from_table, spectrum_to_table
 from gradflow.cells.initializers import init_params
 from gradflow.io.results import read_table, write_table
-from gradflow.analysis.spectra import spectrum, spectrum_from_table, spectrum_to_table
 
 
 def test_scaled_orthogonal_linear_rnn_has_a_flat_spectrum():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from gradflow.cells import get_cell
-from gradflow.training.tasks import make_task
 from gradflow.training import (adam, bptt, clipping_ablation, init_model, momentum, sgd,
                                summarize, train)
+from gradflow.training.tasks import make_task
 
 
 def _fd_grad(f, params, eps=1e-6):

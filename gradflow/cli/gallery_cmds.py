@@ -14,13 +14,13 @@ from click.core import ParameterSource
 from ..analysis.gates import KEEP_GATE, gate_traces, gates_from_table, gates_to_table
 from ..analysis.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
 from ..analysis.phase import phase_diagram, phase_from_table, phase_to_table
+from ..analysis.sampling import setup
+from ..analysis.spectra import spectrum, spectrum_from_table, spectrum_to_table
 from ..plotting.gates import plot_gate_decay, plot_gates
 from ..plotting.heatmap import plot_heatmap
 from ..plotting.phase import plot_phase, plot_phase_rates
 from ..plotting.spectrum import plot_spectra
 from ..plotting.style import RC, TWO_COLUMN
-from ..analysis.sampling import setup
-from ..analysis.spectra import spectrum, spectrum_from_table, spectrum_to_table
 from .base import check_results_path, fail, one_line_errors, plot, progress_bar, \
     write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure

@@ -6,9 +6,9 @@ import numpy as np
 from ..analysis.decay import profiles_to_table
 from ..io.results import table_to_text
 from .base import check_results_path, main, write_results
-from .params import FilePath
 from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
                       setup_line)
+from .params import FilePath
 
 
 @main.command()

@@ -3,9 +3,9 @@
 import click
 import numpy as np
 
+from ..analysis.spectra import spectrum, spectrum_to_table
 from ..cells.builtin import get_cell
 from ..io.results import table_to_text
-from ..analysis.spectra import spectrum, spectrum_to_table
 from .base import check_results_path, main, write_results
 from .options import (check_memory, flow_options, for_each_cell, pop_flow_options, resolve_flow,
                       setup_line)

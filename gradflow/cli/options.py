@@ -6,8 +6,8 @@ import zipfile
 import click
 import numpy as np
 
-from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..analysis.decay import decay_profile
+from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..cells.initializers import INITS
 from ..engine.memory import available_bytes, format_bytes, needed_bytes
 from .base import fail, given, one_line_errors, progress_bar, refuse

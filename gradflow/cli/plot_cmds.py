@@ -4,14 +4,14 @@ import click
 import matplotlib.pyplot as plt
 
 from ..analysis.decay import profiles_from_table, profiles_to_table
+from ..io.results import read_table
 from ..plotting.decay import plot_decay
 from ..plotting.style import RC
-from ..io.results import read_table
 from .base import check_results_path, fail, plot, write_results
-from .params import FilePath
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
                       refuse_with_results)
+from .params import FilePath
 
 
 # Columns that only a results file of each kind has: how a CSV (which carries no metadata)

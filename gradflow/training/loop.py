@@ -20,9 +20,9 @@ from autograd.tracer import getval
 
 from .._version import __version__
 from ..cells.builtin import get_cell
-from .clipping import CLIP_MODES, clip, global_norm
 from ..cells.initializers import init_params
 from ..engine.memory import available_bytes
+from .clipping import CLIP_MODES, clip, global_norm
 from .tasks import TASKS, loss_sum, make_task
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
