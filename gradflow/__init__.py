@@ -5,19 +5,22 @@
     >>> flow = gf.gradient_flow(gf.lstm, params, gf.random_inputs(100, 4, seed=1))
     >>> flow.log10_spectral_norm.shape
     (100,)
+
+Subpackages, imports running one way: `cells` <- `engine` <- `analysis` <- `plotting` <- `cli`,
+with `io` (files in and out) and `training` beside. This module gathers the everyday functions.
 """
 
 from . import _version
 from .cells.builtin import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
-from .analysis.decay import DecayProfile, Summary, decay_profile, summarize
 from .cells.initializers import init_params
+from .cells.ops import concat, sigmoid
 from .engine.jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
                                lyapunov_spectrum, step_jacobian)
 from .engine.spectral_norm import top_singular_value
-from .cells.ops import concat, sigmoid
-from .io.results import Table, read_table, write_table
-from .analysis.sampling import random_inputs
 from .engine.unroll import unroll
+from .analysis.decay import DecayProfile, Summary, decay_profile, summarize
+from .analysis.sampling import random_inputs
+from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
 
 __version__ = _version.__version__  # written once, in _version.py (setup.cfg reads it there)

@@ -1,4 +1,6 @@
-"""The `gradflow` command line: a thin layer that parses, calls the library, formats or saves."""
+"""The `gradflow` command line: a thin layer that parses, calls the library, formats or saves.
+The top floor: it may import every other subpackage, and nothing in gradflow imports it.
+"""
 
 from .base import ablate, main, plot
 from . import ablate_cmd, cliff_cmd, jacobians_cmd, lyapunov_cmd, plot_cmds  # noqa: F401  (registers them)
