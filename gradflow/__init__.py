@@ -5,6 +5,8 @@
     >>> flow = gf.gradient_flow(gf.lstm, params, gf.random_inputs(100, 4, seed=1))
     >>> flow.log10_spectral_norm.shape
     (100,)
+    >>> gf.decay_profile(gf.Network("rnn", hidden=32, steps=50, skip="skip:4")).summary.verdict
+    'neutral'
 
 Subpackages, imports running one way: `cells` <- `engine` <- `analysis` <- `plotting` <- `cli`,
 with `io` (files in and out) and `training` beside. This module gathers the everyday functions.
@@ -14,12 +16,16 @@ from . import _version
 from .cells.builtin import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
 from .cells.initializers import init_params
 from .cells.ops import concat, sigmoid
+from .cells.skips import dense, highway, residual, skip
 from .engine.jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
                                lyapunov_spectrum, step_jacobian)
 from .engine.spectral_norm import top_singular_value
 from .engine.unroll import unroll
 from .analysis.decay import DecayProfile, Summary, decay_profile, summarize
-from .analysis.sampling import random_inputs
+from .analysis.network import Network, random_inputs
+from .analysis.phase import phase_diagram
+from .analysis.gates import gate_traces
+from .analysis.spectra import spectrum
 from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
 
@@ -29,4 +35,6 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "init_params", "load_weights", "unroll", "step_jacobian", "gradient_flow",
            "GradientFlow", "Scaled", "NotDifferentiableError", "top_singular_value",
            "lyapunov_spectrum", "decay_profile", "DecayProfile", "Summary", "summarize",
-           "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table"]
+           "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table",
+           "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
+           "highway"]

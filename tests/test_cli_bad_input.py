@@ -17,6 +17,7 @@ from gradflow.analysis.decay import decay_profile, profiles_to_table
 from gradflow.analysis.phase import phase_diagram, phase_to_table
 from gradflow.cli import main
 from gradflow.io.results import read_table, write_table
+from gradflow.analysis.network import Network
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEIGHTS = os.path.join(ROOT, "tests", "data", "torch_rnn_tanh.npz")
@@ -97,8 +98,8 @@ def _make_files(folder):
     (folder / "empty.npy").write_bytes(b"")
     (folder / "corrupt.npz").write_bytes(b"PK\x03\x04 not a zip archive")
     (folder / "empty.npz").write_bytes(b"")
-    decay = profiles_to_table([decay_profile("rnn", hidden=3, steps=4)])
-    phase = phase_to_table(phase_diagram(("rnn",), [0.5, 1.0], hidden=3, steps=4))
+    decay = profiles_to_table([decay_profile(Network("rnn", hidden=3, steps=4))])
+    phase = phase_to_table(phase_diagram(Network(hidden=3, steps=4), [0.5, 1.0], cells=("rnn",)))
     for name, table in (("decay.json", decay), ("decay.csv", decay), ("phase.json", phase),
                         ("phase.csv", phase)):
         write_table(folder / name, table)

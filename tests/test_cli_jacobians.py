@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow import __version__
-from gradflow.analysis.sampling import setup
+from gradflow.analysis.network import Network
 from gradflow.cli import main
 from gradflow.io.results import read_table
 
@@ -279,7 +279,7 @@ def test_loss_vector_is_pulled_back_through_the_explicit_products(tmp_path):
                           "--steps", "9", "--seed", "2", "--loss-vector", str(tmp_path / "g.npy"),
                           "--format", "csv", "-q", "-o", str(tmp_path / "r.json")])
     assert code == 0, err
-    s = setup("lstm", hidden=4, input_size=3, steps=9, seed=2)
+    s = Network("lstm", hidden=4, input_size=3, steps=9, seed=2).build()
     _, jacs = oracle_trajectory("lstm", s.params, s.sequences[0], np.zeros(8))
     expected = [np.log10(np.linalg.norm(g @ P)) for P in explicit_products(jacs)]
     column = [float(line.split(",")[4]) for line in out.splitlines()[1:]]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradflow.analysis.sampling import setup
+from gradflow.analysis.network import Network
 from gradflow.cli import main
 from gradflow.io.results import read_table
 
@@ -47,7 +47,7 @@ def test_tanh_rnn_top_exponents_with_burn_in_match_a_qr_chain_of_the_closed_form
                           str(seed), "--exponents", str(K), "--discard", str(N), "--format",
                           "csv", "-q"])
     assert code == 0, err
-    s = setup("rnn", hidden=H, steps=T, seed=seed)
+    s = Network("rnn", hidden=H, steps=T, seed=seed).build()
     _, jacobians = oracle_trajectory("rnn", s.params, s.sequences[0], np.zeros(H))
     # The documented frame: Q of a seeded H x K standard normal matrix, signs so diag R > 0.
     Q, R = np.linalg.qr(np.random.default_rng(seed).standard_normal((H, K)))

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradflow import gradient_flow, lstm
-from gradflow.analysis.sampling import setup
+from gradflow.analysis.network import Network
 from gradflow.cli import main
 
 from cell_oracles import oracle_trajectory
@@ -53,7 +53,8 @@ def cli_csv(args):
 @pytest.mark.parametrize("seed", range(8))
 def test_identity_rnn_matches_the_dense_svd_at_every_distance(seed):
     columns = cli_csv(["--cell", "rnn", "--init", "identity", "--seed", str(seed)])
-    s = setup("rnn", init="identity", seed=seed)  # the weights and inputs the command drew
+    s = Network("rnn", init="identity",
+                seed=seed).build()  # the weights and inputs the command drew
     _, jacobians = oracle_trajectory("rnn", s.params, s.sequences[0], np.zeros(64))
     assert all(np.count_nonzero(J - np.diag(np.diag(J))) == 0 for J in jacobians)
     (expected,) = dense_reference(jacobians)

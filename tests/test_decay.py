@@ -9,7 +9,7 @@ import pytest
 import gradflow
 from gradflow import cells
 from gradflow.analysis.decay import decay_profile, summarize
-from gradflow.analysis.sampling import setup
+from gradflow.analysis.network import Network
 from gradflow.cells.initializers import init_params
 from gradflow.engine.jacobians import gradient_flow
 
@@ -103,8 +103,8 @@ def test_summarize_flat_then_exactly_zero_is_vanishing():
 def test_decay_profile_of_a_linear_identity_rnn(g):
     # h_t = g h_{t-1} + W_ih x_t: ds_T/ds_{T-d} = g^d I, so every sample gives d log10 g exactly.
     T, Hh = 40, 6
-    p = decay_profile("rnn", hidden=Hh, input_size=3, steps=T, init="identity", scale=g,
-                      activation="linear", seed=5, samples=3)
+    p = decay_profile(Network("rnn", hidden=Hh, input_size=3, steps=T, init="identity", scale=g,
+                              activation="linear", seed=5, samples=3))
     d = np.arange(1, T + 1)
     np.testing.assert_array_equal(p.distance, d)
     np.testing.assert_allclose(p.mean["spectral"], d * np.log10(g), atol=1e-9)
@@ -119,8 +119,8 @@ def test_decay_profile_of_a_linear_identity_rnn(g):
 @pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
 def test_decay_profile_mean_and_std_over_samples(name):
     seed, samples, T, Hh, D = 11, 3, 25, 5, 4
-    p = decay_profile(name, hidden=Hh, input_size=D, steps=T, init="orthogonal", scale=1.1,
-                      forget_bias=0.5, seed=seed, samples=samples)
+    p = decay_profile(Network(name, hidden=Hh, input_size=D, steps=T, init="orthogonal", scale=1.1,
+                              forget_bias=0.5, seed=seed, samples=samples))
     # The documented scheme: SeedSequence(seed).spawn(samples + 1); child 0 draws the weights,
     # children 1..samples the i.i.d. N(0, 1) input sequences.
     children = np.random.SeedSequence(seed).spawn(samples + 1)
@@ -155,31 +155,31 @@ def test_decay_profile_with_given_params_and_inputs():
     rng = np.random.default_rng(4)
     params = init_params("gru", 4, 2, seed=1)
     inputs = rng.standard_normal((15, 2))
-    p = decay_profile("gru", params=params, inputs=inputs)
+    p = decay_profile(Network("gru", params=params, inputs=inputs))
     flow = gradient_flow(cells.gru, params, inputs)
     np.testing.assert_allclose(p.mean["spectral"], flow.log10_spectral_norm, rtol=1e-13)
     np.testing.assert_array_equal(p.std["spectral"], 0)
     assert p.metadata["hidden"] == 4 and p.metadata["input_size"] == 2
     assert p.metadata["steps"] == 15
     with pytest.raises(ValueError):
-        decay_profile("gru", params=params, inputs=inputs, samples=2)
+        decay_profile(Network("gru", params=params, inputs=inputs, samples=2))
 
 
 def test_loss_vector_is_pulled_back_through_the_explicit_products():
-    # decay_profile(loss_grad=g): the loss-gradient curve is log10 ||g P_d|| for the explicit
-    # products of the closed-form step Jacobians.
+    # decay_profile(network, loss_grad=g): the loss-gradient curve is log10 ||g P_d|| for the
+    # explicit products of the closed-form step Jacobians.
     g = np.random.default_rng(9).standard_normal(2 * 5)
-    profile = decay_profile("lstm", hidden=5, input_size=3, steps=15, seed=2, loss_grad=g)
-    s = setup("lstm", hidden=5, input_size=3, steps=15, seed=2)
+    profile = decay_profile(Network("lstm", hidden=5, input_size=3, steps=15, seed=2), loss_grad=g)
+    s = Network("lstm", hidden=5, input_size=3, steps=15, seed=2).build()
     _, jacs = oracle_trajectory("lstm", s.params, s.sequences[0], np.zeros(10))
     expected = [np.log10(np.linalg.norm(g @ P)) for P in explicit_products(jacs)]
     np.testing.assert_allclose(profile.mean["loss_gradient"], expected, rtol=0, atol=1e-10)
 
 
-def test_setup_refuses_a_negative_seed_empty_inputs_and_no_steps():
+def test_network_refuses_a_negative_seed_empty_inputs_and_no_steps():
     with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
-        setup("rnn", hidden=3, steps=4, seed=-1)
+        Network("rnn", hidden=3, steps=4, seed=-1).build()
     with pytest.raises(ValueError, match=r"\(0, 2\)"):
-        setup("rnn", hidden=3, inputs=np.zeros((0, 2)))
-    with pytest.raises(ValueError, match="steps must be positive"):
-        setup("rnn", hidden=3, steps=0)
+        Network("rnn", hidden=3, inputs=np.zeros((0, 2))).build()
+    with pytest.raises(ValueError, match="steps must be a positive integer, got 0"):
+        Network("rnn", hidden=3, steps=0)

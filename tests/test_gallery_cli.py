@@ -15,7 +15,7 @@ from click.testing import CliRunner  # noqa: E402
 from gradflow.analysis.gates import gate_traces  # noqa: E402
 from gradflow.analysis.pairwise import pairwise_norms  # noqa: E402
 from gradflow.analysis.phase import phase_diagram  # noqa: E402
-from gradflow.analysis.sampling import setup  # noqa: E402
+from gradflow.analysis.network import Network  # noqa: E402
 from gradflow.analysis.spectra import spectrum  # noqa: E402
 from gradflow.cli import main  # noqa: E402
 from gradflow.plotting.gates import plot_gate_decay, plot_gates  # noqa: E402
@@ -123,12 +123,13 @@ def test_real_subprocess(tmp_path):
 
 
 def _results():
-    s = setup("rnn", hidden=4, steps=8)
+    s = Network("rnn", hidden=4, steps=8).build()
     return {
-        "phase": phase_diagram(("rnn", "gru"), [0.5, 1.0], hidden=4, steps=8),
+        "phase": phase_diagram(Network(hidden=4, steps=8), [0.5, 1.0], cells=("rnn", "gru")),
         "heatmap": pairwise_norms(s.cell, s.params, s.sequences[0]),
-        "spectrum": [spectrum(c, hidden=4, steps=8, distances=(2,)) for c in ("rnn", "lstm")],
-        "gates": [gate_traces(c, hidden=4, steps=8) for c in ("lstm", "gru")],
+        "spectrum": [spectrum(Network(c, hidden=4, steps=8), distances=(2,)) for c in ("rnn",
+                                                                                       "lstm")],
+        "gates": [gate_traces(Network(c, hidden=4, steps=8)) for c in ("lstm", "gru")],
     }
 
 

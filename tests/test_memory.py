@@ -15,7 +15,7 @@ from gradflow.analysis.decay import decay_profile
 from gradflow.analysis.gates import gate_traces
 from gradflow.analysis.pairwise import pairwise_norms
 from gradflow.analysis.phase import phase_diagram
-from gradflow.analysis.sampling import setup
+from gradflow.analysis.network import Network
 from gradflow.analysis.spectra import spectrum
 from gradflow.cli import main
 from gradflow.engine import memory
@@ -25,25 +25,28 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _heatmap(cell, H, T, stride):
-    s = setup(cell, hidden=H, steps=T)
+    s = Network(cell, hidden=H, steps=T).build()
     return pairwise_norms(s.cell, s.params, s.sequences[0], stride=stride)
 
 
 # (analysis, cell, H, T, samples, run, blocks): square-heavy and length-heavy cases of each
 CASES = [
-    ("decay", "rnn", 96, 40, 2, lambda: decay_profile("rnn", hidden=96, steps=40, samples=2), 0),
-    ("decay", "lstm", 48, 40, 1, lambda: decay_profile("lstm", hidden=48, steps=40), 0),
-    ("decay", "gru", 24, 500, 2, lambda: decay_profile("gru", hidden=24, steps=500, samples=2),
+    ("decay", "rnn", 96, 40, 2, lambda: decay_profile(Network("rnn", hidden=96, steps=40,
+                                                              samples=2)), 0),
+    ("decay", "lstm", 48, 40, 1, lambda: decay_profile(Network("lstm", hidden=48, steps=40)), 0),
+    ("decay", "gru", 24, 500, 2, lambda: decay_profile(Network("gru", hidden=24, steps=500,
+                                                               samples=2)),
      0),
     ("spectrum", "lstm", 48, 40, 1,
-     lambda: spectrum("lstm", hidden=48, steps=40, distances=(1, 20, 40)), 0),
+     lambda: spectrum(Network("lstm", hidden=48, steps=40), distances=(1, 20, 40)), 0),
     ("spectrum", "rnn", 24, 500, 1,
-     lambda: spectrum("rnn", hidden=24, steps=500, distances=(500,)), 0),
+     lambda: spectrum(Network("rnn", hidden=24, steps=500), distances=(500,)), 0),
     ("heatmap", "gru", 64, 40, 1, lambda: _heatmap("gru", 64, 40, 2), 20),
-    ("gates", "gru", 24, 500, 2, lambda: gate_traces("gru", hidden=24, steps=500, samples=2), 0),
-    ("gates", "lstm", 48, 40, 1, lambda: gate_traces("lstm", hidden=48, steps=40), 0),
+    ("gates", "gru", 24, 500, 2, lambda: gate_traces(Network("gru", hidden=24, steps=500,
+                                                             samples=2)), 0),
+    ("gates", "lstm", 48, 40, 1, lambda: gate_traces(Network("lstm", hidden=48, steps=40)), 0),
     ("phase", "rnn", 96, 30, 1,
-     lambda: phase_diagram(("rnn",), [0.5, 1.0], hidden=96, steps=30), 0),
+     lambda: phase_diagram(Network(hidden=96, steps=30), [0.5, 1.0], cells=("rnn",)), 0),
 ]
 
 
@@ -70,12 +73,13 @@ def test_estimate_bounds_the_resident_size_of_a_real_run():
     script = (
         "import numpy as np\n"
         "from gradflow.analysis.decay import decay_profile\n"
+        "from gradflow.analysis.network import Network\n"
         "def status(key):\n"
         "    return int(open('/proc/self/status').read().split(key)[1].split()[0]) * 1024\n"
-        "decay_profile('lstm', hidden=4, steps=3)\n"
+        "decay_profile(Network('lstm', hidden=4, steps=3))\n"
         "np.linalg.svd(np.ones((60, 60)))\n"
         "base = status('VmRSS:')\n"
-        "decay_profile('lstm', hidden=300, steps=6)\n"
+        "decay_profile(Network('lstm', hidden=300, steps=6))\n"
         "print(status('VmHWM:') - base)\n")
     if not os.path.exists("/proc/self/status"):
         pytest.skip("needs /proc to read the resident size")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradflow.analysis.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
-from gradflow.analysis.sampling import setup
+from gradflow.analysis.network import Network
 from gradflow.cells import rnn, rnn_linear
 from gradflow.engine.jacobians import step_jacobian
 from gradflow.engine.unroll import unroll
@@ -26,7 +26,7 @@ def _product(jacobians, s, t):
 
 @pytest.mark.parametrize("stride", [1, 3])
 def test_tanh_rnn_matches_closed_form_products(stride):
-    s = setup("rnn", hidden=8, steps=20, scale=1.3, seed=2)
+    s = Network("rnn", hidden=8, steps=20, scale=1.3, seed=2).build()
     result = pairwise_norms(s.cell, s.params, s.sequences[0], stride=stride)
     J = _rnn_jacobians(s.params, s.sequences[0])
     assert result.times.tolist() == list(range(0, 21, stride))
@@ -40,7 +40,7 @@ def test_tanh_rnn_matches_closed_form_products(stride):
 
 
 def test_lstm_matches_explicit_products_of_step_jacobians():
-    s = setup("lstm", hidden=5, steps=12, seed=1)
+    s = Network("lstm", hidden=5, steps=12, seed=1).build()
     inputs = s.sequences[0]
     result = pairwise_norms(s.cell, s.params, inputs, stride=2)
     states = unroll(s.cell, s.params, inputs, np.zeros(10))
@@ -52,7 +52,7 @@ def test_lstm_matches_explicit_products_of_step_jacobians():
 
 
 def test_first_band_is_the_step_jacobian_norms():
-    s = setup("gru", hidden=6, steps=15, seed=4)
+    s = Network("gru", hidden=6, steps=15, seed=4).build()
     inputs = s.sequences[0]
     result = pairwise_norms(s.cell, s.params, inputs, stride=1)
     states = unroll(s.cell, s.params, inputs, np.zeros(6))
@@ -74,14 +74,14 @@ def test_long_exploding_product_stays_finite():
 
 
 def test_stride_out_of_range_is_refused():
-    s = setup("rnn", hidden=4, steps=5)
+    s = Network("rnn", hidden=4, steps=5).build()
     with pytest.raises(ValueError, match="stride"):
         pairwise_norms(s.cell, s.params, s.sequences[0], stride=6)
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json", "npz"])
 def test_table_round_trip(tmp_path, suffix):
-    s = setup("rnn", hidden=4, steps=9)
+    s = Network("rnn", hidden=4, steps=9).build()
     result = pairwise_norms(s.cell, s.params, s.sequences[0], stride=2, metadata={"seed": 0})
     path = tmp_path / f"heatmap.{suffix}"
     write_table(path, pairwise_to_table(result))

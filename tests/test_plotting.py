@@ -12,7 +12,7 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from gradflow.analysis.decay import decay_profile  # noqa: E402
 from gradflow.analysis.gates import gate_traces  # noqa: E402
 from gradflow.analysis.pairwise import PairwiseNorms, pairwise_norms  # noqa: E402
-from gradflow.analysis.sampling import setup  # noqa: E402
+from gradflow.analysis.network import Network  # noqa: E402
 from gradflow.analysis.spectra import spectrum  # noqa: E402
 from gradflow.plotting.decay import cell_name, describe, plot_decay  # noqa: E402
 from gradflow.plotting.gates import plot_gates  # noqa: E402
@@ -37,7 +37,7 @@ def _mesh(ax):
 
 
 def test_heatmap_undefined_triangle_is_grey_not_the_colour_of_zero():
-    s = setup("rnn", hidden=6, steps=12, scale=1.5)
+    s = Network("rnn", hidden=6, steps=12, scale=1.5).build()
     result = pairwise_norms(s.cell, s.params, s.sequences[0])
     fig, ax = plt.subplots()
     plot_heatmap(result, ax=ax)
@@ -87,7 +87,8 @@ def test_heatmap_of_an_all_undefined_result_still_draws():
 
 
 def test_spectrum_legend_once_above_the_panels():
-    spectra = [spectrum(c, hidden=4, steps=8, distances=(2,)) for c in ("rnn", "lstm", "gru")]
+    spectra = [spectrum(Network(c, hidden=4, steps=8), distances=(2,)) for c in ("rnn", "lstm",
+                                                                                 "gru")]
     fig, axes = plt.subplots(1, 2, layout="constrained")
     plot_spectra(spectra, axes, [2])
     assert all(ax.get_legend() is None for ax in axes)
@@ -106,7 +107,7 @@ def test_spectrum_legend_once_above_the_panels():
 
 def test_top_k_exponents_sit_at_their_fraction_of_the_state():
     # 3 of the LSTM's n = 8 exponents: x = 1/8, 2/8, 3/8, not spread over the whole axis.
-    sp = spectrum("lstm", hidden=4, steps=8, exponents=3)
+    sp = spectrum(Network("lstm", hidden=4, steps=8), exponents=3)
     fig, ax = plt.subplots()
     plot_spectra([sp], [ax])
     np.testing.assert_allclose(ax.lines[0].get_xdata(), [1 / 8, 2 / 8, 3 / 8])
@@ -116,7 +117,7 @@ def test_top_k_exponents_sit_at_their_fraction_of_the_state():
 
 
 def test_gates_panel_fits_the_gates_and_tells_the_bands_apart():
-    traces = [gate_traces(c, hidden=6, steps=20, samples=2, forget_bias=3.0)
+    traces = [gate_traces(Network(c, hidden=6, steps=20, samples=2, forget_bias=3.0))
               for c in ("lstm", "gru")]
     fig, ax = plt.subplots()
     plot_gates(traces, ax=ax)
@@ -141,7 +142,8 @@ def test_gates_panel_fits_the_gates_and_tells_the_bands_apart():
 
 
 def test_decay_legend_is_spelt_out_and_the_settings_are_on_the_figure():
-    profiles = [decay_profile(c, hidden=5, input_size=2, steps=9, samples=3, forget_bias=3.0)
+    profiles = [decay_profile(Network(c, hidden=5, input_size=2, steps=9, samples=3,
+                                      forget_bias=3.0))
                 for c in ("rnn", "lstm", "gru")]
     fig, ax = plt.subplots()
     plot_decay(profiles, ax=ax)
@@ -152,9 +154,10 @@ def test_decay_legend_is_spelt_out_and_the_settings_are_on_the_figure():
 
 
 def test_labels_name_what_differs():
-    a = decay_profile("rnn", hidden=3, input_size=2, steps=4, scale=0.5)
-    b = decay_profile("rnn", hidden=3, input_size=2, steps=4, scale=2.0, activation="relu")
-    c = decay_profile("lstm", hidden=3, input_size=2, steps=6)
+    a = decay_profile(Network("rnn", hidden=3, input_size=2, steps=4, scale=0.5))
+    b = decay_profile(Network("rnn", hidden=3, input_size=2, steps=4, scale=2.0,
+                              activation="relu"))
+    c = decay_profile(Network("lstm", hidden=3, input_size=2, steps=6))
     labels, shared = describe([a, b, c])
     assert labels == ["RNN (tanh), T = 4, weights N(0, 0.5\u00b2/H)",
                       "RNN (relu), T = 4, weights N(0, 2\u00b2/H)",

@@ -10,6 +10,7 @@ from gradflow.analysis.decay import DecayProfile, decay_profile, profiles_from_t
     profiles_to_table, summarize
 from gradflow.io.files import atomic_path
 from gradflow.io.results import Table, read_table, table_to_text, write_table
+from gradflow.analysis.network import Network
 
 FORMATS = ["csv", "json", "npz"]
 
@@ -80,8 +81,8 @@ def test_csv_has_one_header_and_one_row_per_record():
 # ------------------------------------------------------------------ decay profiles
 
 def _profiles():
-    rnn = decay_profile("rnn", hidden=4, input_size=2, steps=12, seed=1, samples=2)
-    lstm = decay_profile("lstm", hidden=3, input_size=2, steps=12, seed=1, samples=2)
+    rnn = decay_profile(Network("rnn", hidden=4, input_size=2, steps=12, seed=1, samples=2))
+    lstm = decay_profile(Network("lstm", hidden=3, input_size=2, steps=12, seed=1, samples=2))
     d = np.arange(1, 7)
     zero = np.array([-0.5, -1.5, -np.inf, -np.inf, -np.inf, -np.inf])
     dead = DecayProfile(cell="gru", distance=d,

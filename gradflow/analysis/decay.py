@@ -1,8 +1,8 @@
-"""How fast ||ds_T/ds_t|| decays or grows with the distance T - t, for a configured cell.
+"""How fast ||ds_T/ds_t|| decays or grows with the distance T - t, for one network.
 
-`decay_profile` is the analysis behind `gradflow jacobians` and the decay figure: it builds the
-cell's parameters (from an initialiser and a seed, or given), draws input sequences, runs
-`gradient_flow` on each, and returns the mean and spread over the samples of every log10 norm,
+`decay_profile` is the analysis behind `gradflow jacobians` and the decay figure: it builds a
+`Network` (its weights from an initialiser and a seed, or given; its input sequences), runs
+`gradient_flow` on each sequence, and returns the mean and spread over the samples of every log10 norm,
 with a summary (verdict, fitted rate per step, horizon) and the metadata that made it.
 """
 
@@ -11,9 +11,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from .._version import __version__
 from ..engine.jacobians import gradient_flow
-from .sampling import setup
 
 __all__ = ["Summary", "summarize", "DecayProfile", "decay_profile",
            "NEUTRAL_DECADES", "HORIZON_DECADES"]
@@ -101,36 +99,24 @@ def _curves(flow):
     return curves
 
 
-def decay_profile(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", scale=1.0,
-                  forget_bias=1.0, activation="tanh", seed=0, samples=1, params=None,
-                  inputs=None, loss_grad=None, progress=None, extra_metadata=None):
-    """The decay of ||ds_T/ds_t|| for one cell, averaged over `samples` input sequences.
+def decay_profile(network, *, loss_grad=None, progress=None):
+    """The decay of ||ds_T/ds_t|| for one network, averaged over its input sequences.
 
     Args:
-      cell: a built-in cell name ('rnn', 'lstm', 'gru', 'gru_torch') or a cell function (then
-        `params` are required and its zero state must be known).
-      hidden, input_size, init, scale, forget_bias, activation: see `init_params`; ignored when
-        `params` are given (trained weights), except `activation` for the RNN.
-      steps: sequence length T; ignored when `inputs` are given.
-      seed: int. Seed sequence child 0 draws the weights, children 1..samples the inputs.
-      samples: number of input sequences (i.i.d. N(0, 1) inputs); must be 1 with `inputs`.
-      inputs: a fixed (T, D) input sequence.
+      network: a `Network` (the cell, its skip connection, its weights and inputs).
       loss_grad: (n,) dL/ds_T for the loss-gradient norms; by default (1, ..., 1) / sqrt(n).
       progress: called with the number of backward steps done, summed over samples.
 
     Returns:
-      A `DecayProfile`.
+      A `DecayProfile` whose metadata is `network.metadata()`.
     """
-    fn, name, params, sequences = setup(
-        cell, hidden=hidden, input_size=input_size, steps=steps, init=init, scale=scale,
-        forget_bias=forget_bias, activation=activation, seed=seed, samples=samples,
-        params=params, inputs=inputs)
-    hidden, input_size = params["weight_hh"].shape[1], params["weight_ih"].shape[1]
+    built = network.build()
     done = 0
     runs = []
-    for seq in sequences:
+    for seq in built.sequences:
         tick = None if progress is None else (lambda d, base=done: progress(base + d))
-        runs.append(_curves(gradient_flow(fn, params, seq, loss_grad=loss_grad, progress=tick)))
+        runs.append(_curves(gradient_flow(built.cell, built.params, seq, built.state0,
+                                          loss_grad=loss_grad, progress=tick)))
         done += len(seq)
     mean, std = {}, {}
     with np.errstate(invalid="ignore"):
@@ -138,15 +124,10 @@ def decay_profile(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gauss
             stack = np.stack([r[key] for r in runs])
             mean[key] = stack.mean(axis=0)
             std[key] = stack.std(axis=0) if len(runs) > 1 else np.zeros(stack.shape[1])
-    distance = np.arange(1, len(sequences[0]) + 1)
-    metadata = {"cell": name, "activation": activation if name == "rnn" else None,
-                "hidden": int(hidden), "input_size": int(input_size),
-                "steps": int(len(sequences[0])), "init": init, "scale": scale,
-                "forget_bias": forget_bias, "seed": seed, "samples": len(sequences),
-                "inputs": "fixed" if inputs is not None else "iid standard normal",
-                "gradflow_version": __version__, **(extra_metadata or {})}
-    return DecayProfile(cell=name, distance=distance, mean=mean, std=std,
-                        summary=summarize(distance, mean["spectral"]), metadata=metadata)
+    distance = np.arange(1, len(built.sequences[0]) + 1)
+    return DecayProfile(cell=built.name, distance=distance, mean=mean, std=std,
+                        summary=summarize(distance, mean["spectral"]),
+                        metadata=network.metadata())
 
 
 QUANTITIES = ("spectral", "frobenius", "loss_gradient",

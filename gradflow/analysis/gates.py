@@ -18,10 +18,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .._version import __version__
 from ..cells.builtin import gru_gates, lstm_gates
-from ..engine.jacobians import gradient_flow
-from .sampling import setup
+from ..engine.jacobians import gradient_flow, primary_block
 
 __all__ = ["GateTraces", "gate_traces", "gate_values", "KEEP_GATE", "gates_to_table",
            "gates_from_table", "QUANTILES"]
@@ -60,29 +58,30 @@ class GateTraces:
     metadata: Mapping[str, object] = field(default_factory=dict)
 
 
-def gate_traces(cell="lstm", *, hidden=64, input_size=8, steps=100, init="gaussian", scale=1.0,
-                forget_bias=1.0, seed=0, samples=1, params=None, inputs=None,
-                quantiles=QUANTILES, progress=None):
+def gate_traces(network, *, quantiles=QUANTILES, progress=None):
     """Gate values along the sequence and the decay of the state blocks, for one gated cell.
 
-    Weights and inputs are drawn as `decay_profile` draws them (see `gradflow.analysis.sampling`).
+    `network` is a `Network` whose cell is 'lstm', 'gru' or 'gru_torch' (with or without a skip
+    connection: the gates are the base cell's, read at the network's state s_t).
 
     Returns:
       A `GateTraces`.
     """
-    s = setup(cell, hidden=hidden, input_size=input_size, steps=steps, init=init, scale=scale,
-              forget_bias=forget_bias, seed=seed, samples=samples, params=params, inputs=inputs)
-    if s.name not in KEEP_GATE:
-        raise ValueError(f"cell {s.name!r} has no gates: use lstm, gru or gru_torch")
-    H = s.params["weight_hh"].shape[1]
-    blocks = {"h": slice(0, H), "c": slice(H, 2 * H)} if s.name == "lstm" else {"h": slice(0, H)}
+    built = network.build()
+    name = network.cell if isinstance(network.cell, str) else getattr(network.cell, "name", None)
+    if name not in KEEP_GATE:
+        raise ValueError(f"cell {built.name!r} has no gates: use lstm, gru or gru_torch")
+    H = built.params["weight_hh"].shape[1]
+    blocks = {"h": slice(0, H), "c": slice(H, 2 * H)} if name == "lstm" else {"h": slice(0, H)}
+    own = primary_block(built.cell, built.params)
     gates, decays = [], []
     done = 0
-    for seq in s.sequences:
+    for seq in built.sequences:
         tick = None if progress is None else (lambda d, base=done: progress(base + d))
-        flow = gradient_flow(s.cell, s.params, seq, blocks=blocks, progress=tick)
+        flow = gradient_flow(built.cell, built.params, seq, built.state0, blocks=blocks,
+                             progress=tick)
         done += len(seq)
-        gates.append(gate_values(s.name, s.params, flow.states, seq))
+        gates.append(gate_values(name, built.params, flow.states[:, own], seq))
         decays.append({"spectral": flow.log10_spectral_norm,
                        **{f"{b}_spectral": v.log10_spectral_norm for b, v in flow.blocks.items()}})
     levels = np.asarray(quantiles, dtype=float)
@@ -93,15 +92,10 @@ def gate_traces(cell="lstm", *, hidden=64, input_size=8, steps=100, init="gaussi
         gate_q[g] = np.quantile(pooled, levels, axis=1)
     with np.errstate(invalid="ignore"):
         decay = {q: np.mean([d[q] for d in decays], axis=0) for q in decays[0]}
-    T = len(s.sequences[0])
-    metadata = {"cell": s.name, "hidden": int(H), "input_size": int(s.params["weight_ih"].shape[1]),
-                "steps": T, "init": init if params is None else None,
-                "scale": scale if params is None else None,
-                "forget_bias": forget_bias if params is None else None, "seed": seed,
-                "samples": len(s.sequences), "gradflow_version": __version__}
-    return GateTraces(cell=s.name, step=np.arange(1, T + 1), gate_mean=gate_mean,
+    T = len(built.sequences[0])
+    return GateTraces(cell=built.name, step=np.arange(1, T + 1), gate_mean=gate_mean,
                       gate_quantiles=gate_q, quantile_levels=levels, distance=np.arange(1, T + 1),
-                      decay=decay, metadata=metadata)
+                      decay=decay, metadata=network.metadata())
 
 
 def _qname(level):

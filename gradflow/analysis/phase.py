@@ -18,10 +18,8 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from .._version import __version__
 from .decay import decay_profile
 from .meanfield import tanh_rnn_meanfield
-from .sampling import setup
 
 __all__ = ["PhaseDiagram", "phase_diagram", "phase_to_table", "phase_from_table", "TANH_GAMMA"]
 
@@ -51,20 +49,20 @@ class PhaseDiagram:
     metadata: Mapping[str, object] = field(default_factory=dict)
 
 
-def phase_diagram(cells=("rnn", "lstm", "gru"), scales=np.linspace(0.5, 2.0, 16), *, hidden=64,
-                  input_size=8, steps=100, init="gaussian", seed=0, samples=1, forget_bias=1.0,
-                  activation="tanh", progress=None):
+def phase_diagram(network, scales=np.linspace(0.5, 2.0, 16), *, cells=("rnn", "lstm", "gru"),
+                  progress=None):
     """Sweep the recurrent weight scale and measure the decay of ||ds_T/ds_t||_2 for each cell.
 
-    Every scale uses the same seed, so the same drawn matrix is scaled and the same inputs are
-    fed (as `decay_profile` draws them): only the scale changes along a row. Cost: len(cells) x
-    len(scales) x samples backward sweeps of `steps` steps.
+    Every scale uses the network's seed, so the same drawn matrix is scaled and the same inputs
+    are fed: only the scale changes along a row. Cost: len(cells) x len(scales) x samples
+    backward sweeps of `steps` steps.
 
     Args:
-      cells: built-in cell names.
+      network: a `Network` with drawn weights (no trained `params`): its sizes, init, forget
+        bias, activation, skip connection, seed, samples and steps; its cell and scale are the
+        ones swept.
       scales: (S,) recurrent weight scales, increasing.
-      hidden, input_size, steps, init, seed, samples, forget_bias, activation: as for
-        `decay_profile`.
+      cells: built-in cell names.
       progress: called with the number of backward steps done so far.
 
     Returns:
@@ -73,6 +71,9 @@ def phase_diagram(cells=("rnn", "lstm", "gru"), scales=np.linspace(0.5, 2.0, 16)
     scales = np.asarray(scales, dtype=float)
     if scales.ndim != 1 or scales.size < 2 or np.any(np.diff(scales) <= 0) or scales[0] <= 0:
         raise ValueError("scales must be at least two positive values, increasing")
+    if network.params is not None or network.inputs is not None:
+        raise ValueError("the phase diagram scales drawn weights on random inputs: the network "
+                         "must not have trained params or fixed inputs")
     cells = tuple(cells)
     log10_norm, log10_rate, weight_norm = {}, {}, {}
     done = 0
@@ -80,31 +81,26 @@ def phase_diagram(cells=("rnn", "lstm", "gru"), scales=np.linspace(0.5, 2.0, 16)
     for cell in cells:
         rows, rates, norms = [], [], []
         for g in scales:
-            s = setup(cell, hidden=hidden, input_size=input_size, steps=steps, init=init,
-                      scale=g, forget_bias=forget_bias, activation=activation, seed=seed,
-                      samples=samples)
+            net = network.replace(cell=cell, scale=float(g))
             tick = None if progress is None else (lambda d, base=done: progress(base + d))
-            profile = decay_profile(s.cell, params=s.params, seed=seed, samples=samples,
-                                    steps=steps, activation=activation, progress=tick)
-            done += samples * steps
+            profile = decay_profile(net, progress=tick)
+            done += net.samples * net.steps
             rows.append(profile.mean["spectral"])
             rates.append(np.log10(profile.summary.rate) if profile.summary.rate > 0 else -np.inf)
-            norms.append(np.linalg.norm(s.params["weight_hh"], 2))
+            norms.append(np.linalg.norm(net.build().params["weight_hh"], 2))
         log10_norm[cell] = np.array(rows)
         log10_rate[cell] = np.array(rates)
         weight_norm[cell] = np.array(norms)
-        if cell == "rnn" and activation == "tanh":
+        if cell == "rnn" and network.activation == "tanh":
             # ||W_hh(g)||_2 = g ||W_hh(1)||_2 exactly: one matrix scaled.
             pascanu_scale = float(scales[0] / (TANH_GAMMA * weight_norm[cell][0]))
     meanfield = None
-    if "rnn" in cells and activation == "tanh" and init == "gaussian":
+    if "rnn" in cells and network.activation == "tanh" and network.init == "gaussian" \
+            and network.skip is None:
         # gradflow's inputs: x ~ N(0, I_D), U_ij ~ N(0, 1/D), so the input term has variance 1.
         meanfield = np.array([tanh_rnn_meanfield(g, sigma_in=1.0).log10_rate for g in scales])
-    metadata = {"hidden": int(hidden), "input_size": int(input_size), "steps": int(steps),
-                "init": init, "seed": seed, "samples": int(samples),
-                "forget_bias": forget_bias, "activation": activation,
-                "gradflow_version": __version__}
-    return PhaseDiagram(cells=cells, scales=scales, distance=np.arange(1, steps + 1),
+    metadata = {k: v for k, v in network.metadata().items() if k not in ("cell", "scale")}
+    return PhaseDiagram(cells=cells, scales=scales, distance=np.arange(1, network.steps + 1),
                         log10_norm=log10_norm, log10_rate=log10_rate, weight_norm=weight_norm,
                         pascanu_scale=pascanu_scale, meanfield_log10_rate=meanfield,
                         metadata=metadata)

@@ -17,9 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .._version import __version__
 from ..engine.jacobians import gradient_flow, lyapunov_spectrum
-from .sampling import setup
 
 __all__ = ["Spectrum", "spectrum", "spectrum_to_table", "spectrum_from_table"]
 
@@ -39,55 +37,44 @@ class Spectrum:
     metadata: Mapping[str, object] = field(default_factory=dict)
 
 
-def spectrum(cell="rnn", *, hidden=64, input_size=8, steps=100, init="gaussian", scale=1.0,
-             forget_bias=1.0, activation="tanh", seed=0, samples=1, distances=(),
-             exponents=None, discard=0, params=None, inputs=None, progress=None):
-    """Lyapunov spectrum and singular values at `distances` for one cell.
+def spectrum(network, *, distances=(), exponents=None, discard=0, progress=None):
+    """Lyapunov spectrum and singular values at `distances` for one network.
 
-    Weights and inputs are drawn as `decay_profile` draws them (see `gradflow.analysis.sampling`).
     `exponents` k keeps the top k Lyapunov exponents (all n by default; the frame for k < n is
-    drawn from `seed`, see `lyapunov_spectrum`); `discard` steps of burn-in run before they
-    are accumulated. Cost per sample: one forward sweep with a QR of an n x k frame per step,
-    plus, when `distances` are given, one backward sweep (`gradient_flow`) with one full SVD per
-    distance. `progress` is called with the number of steps done (2 T per sample with
-    distances, else T).
+    drawn from the network's seed, see `lyapunov_spectrum`); `discard` steps of burn-in run
+    before they are accumulated. For a skip connection of length k > 1 both spectra are of the
+    augmented state (k n entries). Cost per sample: one forward sweep with a QR of an n x k
+    frame per step, plus, when `distances` are given, one backward sweep (`gradient_flow`)
+    with one full SVD per distance. `progress` is called with the number of steps done (2 T per
+    sample with distances, else T).
 
     Returns:
       A `Spectrum`.
     """
-    s = setup(cell, hidden=hidden, input_size=input_size, steps=steps, init=init, scale=scale,
-              forget_bias=forget_bias, activation=activation, seed=seed, samples=samples,
-              params=params, inputs=inputs)
-    T = len(s.sequences[0])
+    built = network.build()
+    T = len(built.sequences[0])
     distances = sorted({int(d) for d in distances})
     if distances and not 1 <= distances[0] <= distances[-1] <= T:
         raise ValueError(f"distances must lie between 1 and the length {T}, got {distances}")
     lyap, svals = [], []
     done = 0
     per_sample = T * (2 if distances else 1)
-    for seq in s.sequences:
+    for seq in built.sequences:
         tick = None if progress is None else (lambda k, base=done: progress(base + k))
-        lyap.append(lyapunov_spectrum(s.cell, s.params, seq, k=exponents, discard=discard,
-                                      seed=seed, progress=tick) / np.log(10))
+        lyap.append(lyapunov_spectrum(built.cell, built.params, seq, built.state0, k=exponents,
+                                      discard=discard, seed=network.seed,
+                                      progress=tick) / np.log(10))
         if distances:
             tick2 = None if progress is None else (lambda k, base=done + T: progress(base + k))
-            flow = gradient_flow(s.cell, s.params, seq, blocks={}, spectrum_at=distances,
-                                 progress=tick2)
+            flow = gradient_flow(built.cell, built.params, seq, built.state0, blocks={},
+                                 spectrum_at=distances, progress=tick2)
             svals.append(flow.singular_values)
         done += per_sample
     with np.errstate(invalid="ignore"):
         singular = {d: np.mean([sv[d] for sv in svals], axis=0) for d in distances}
-    n = int(s.cell.state_size(s.params))
-    metadata = {"cell": s.name, "activation": activation if s.name == "rnn" else None,
-                "hidden": int(s.params["weight_hh"].shape[1]),
-                "input_size": int(s.params["weight_ih"].shape[1]), "steps": T,
-                "init": init if params is None else None,
-                "scale": scale if params is None else None,
-                "forget_bias": forget_bias if params is None else None, "seed": seed,
-                "samples": len(s.sequences), "exponents": len(lyap[0]), "discard": discard,
-                "gradflow_version": __version__}
-    return Spectrum(cell=s.name, lyapunov=np.mean(lyap, axis=0), singular_values=singular,
-                    state_size=n, metadata=metadata)
+    metadata = {**network.metadata(), "exponents": len(lyap[0]), "discard": discard}
+    return Spectrum(cell=built.name, lyapunov=np.mean(lyap, axis=0), singular_values=singular,
+                    state_size=len(built.state0), metadata=metadata)
 
 
 def spectrum_to_table(spectra):

@@ -7,8 +7,10 @@ one-layer module (without the `_l0` suffix): `weight_ih` (G H, D), `weight_hh` (
 `bias_ih` (G H,), `bias_hh` (G H,), where G is the number of gate blocks (1 for the RNN, 4 for
 the LSTM in the order i, f, g, o, 3 for the GRU in the order r, z, n).
 
-Every built-in cell carries `name`, `gate_blocks` and `state_size(params)`; a user-written cell
-is any function of the same signature written in autograd.numpy.
+Every built-in cell carries `name`, `gate_blocks`, `state_size(params)` and `blocks(params)` (the
+named parts of its state: 'h' and 'c' for the LSTM, none for the others); a user-written cell is
+any function of the same signature written in autograd.numpy. `gradflow.cells.skips` turns any
+cell into one with a skip connection in time.
 """
 
 import autograd.numpy as np
@@ -24,6 +26,12 @@ def hidden_size(params):
     return np.shape(params["weight_hh"])[1]
 
 
+def _lstm_blocks(params):
+    """The named parts of the LSTM's state: 'h' (its first H entries) and 'c' (the next H)."""
+    H = hidden_size(params)
+    return {"h": slice(0, H), "c": slice(H, 2 * H)}
+
+
 def _builtin(name, gate_blocks, state_blocks, activation=None):
     def register(cell):
         cell.name = name
@@ -31,6 +39,7 @@ def _builtin(name, gate_blocks, state_blocks, activation=None):
         cell.state_blocks = state_blocks
         cell.activation = activation
         cell.state_size = lambda params: state_blocks * hidden_size(params)
+        cell.blocks = _lstm_blocks if state_blocks == 2 else (lambda params: {})
         return cell
 
     return register

@@ -71,6 +71,10 @@ def init_params(cell, hidden, input_size, *, init="gaussian", scale=1.0, input_s
         raise ValueError(f"sizes must be positive, got hidden={hidden}, input_size={input_size}")
     _finite(scale=scale, input_scale=input_scale, forget_bias=forget_bias)
     rng = _rng(seed)
+    if hasattr(cell, "base"):  # a skip connection (`gradflow.cells.skips`): the base's, then its own
+        params = init_params(cell.base, hidden, input_size, init=init, scale=scale,
+                             input_scale=input_scale, forget_bias=forget_bias, seed=rng)
+        return {**params, **cell.init_extra(params, hidden, input_size, rng)}
     G, H, D = cell.gate_blocks, hidden, input_size
     params = {
         "weight_ih": rng.standard_normal((G * H, D)) * (input_scale / np.sqrt(D)),

@@ -14,7 +14,6 @@ from click.core import ParameterSource
 from ..analysis.gates import KEEP_GATE, gate_traces, gates_from_table, gates_to_table
 from ..analysis.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
 from ..analysis.phase import phase_diagram, phase_from_table, phase_to_table
-from ..analysis.sampling import setup
 from ..analysis.spectra import spectrum, spectrum_from_table, spectrum_to_table
 from ..plotting.gates import plot_gate_decay, plot_gates
 from ..plotting.heatmap import plot_heatmap
@@ -24,8 +23,8 @@ from ..plotting.style import RC, TWO_COLUMN
 from .base import check_results_path, fail, one_line_errors, plot, progress_bar, \
     write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import DEFAULT_CELLS, check_memory, flow_options, for_each_cell, \
-    pop_flow_options, refuse_with_results, resolve_flow
+from .options import DEFAULT_CELLS, check_memory, flow_options, for_each_network, \
+    pop_flow_options, refuse_with_results, resolve_networks
 from .params import FilePath
 from .plot_cmds import read_results
 
@@ -139,16 +138,14 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
                 ParameterSource.COMMANDLINE:
             fail("the phase diagram sweeps the scale: use --scales, not --scale")
         grid = parse_scales(scales)
-        cells, kws, _ = resolve_flow(config)
-        check_memory(cells, kws, "phase")
-        with one_line_errors(), progress_bar(len(cells) * len(grid) * kws["samples"]
-                                             * kws["steps"], "phase diagram",
+        networks = resolve_networks(config)
+        check_memory(networks, "phase")
+        net = networks[0]
+        with one_line_errors(), progress_bar(len(networks) * len(grid) * net.samples
+                                             * net.steps, "phase diagram",
                                              config["quiet"]) as bar:
-            diagram = phase_diagram(
-                cells, grid, hidden=kws["hidden"], input_size=kws["input_size"],
-                steps=kws["steps"], init=kws["init"], seed=kws["seed"],
-                samples=kws["samples"], forget_bias=kws["forget_bias"],
-                activation=config["activation"], progress=_ticker(bar))
+            diagram = phase_diagram(net, grid, cells=[n.cell for n in networks],
+                                    progress=_ticker(bar))
         _save(save_results, phase_to_table(diagram))
     if heatmap_cell is not None and heatmap_cell not in diagram.cells:
         fail(f"--heatmap-cell {heatmap_cell}: not among the cells {', '.join(diagram.cells)}")
@@ -184,22 +181,18 @@ def heatmap(results, output, dpi, width, height, save_results, title, stride, li
             fail("the heatmap shows one cell: give at most one --cell")
         if config["samples"] != 1:
             fail("the heatmap shows one input sequence: --samples must be 1")
-        cells, kws, _ = resolve_flow(config, config["cells"] or ("rnn",))
-        stride = stride or max(1, kws["steps"] // 100)
-        if stride > kws["steps"]:
-            fail(f"--stride {stride} is longer than the sequence ({kws['steps']} steps)")
-        m = kws["steps"] // stride
-        check_memory(cells, kws, "heatmap", blocks=m)
+        (net,) = resolve_networks(config, config["cells"] or ("rnn",))
+        stride = stride or max(1, net.length // 100)
+        if stride > net.length:
+            fail(f"--stride {stride} is longer than the sequence ({net.length} steps)")
+        m = net.length // stride
+        check_memory([net], "heatmap", blocks=m)
         with one_line_errors():
-            s = setup(cells[0], activation=config["activation"], **kws)
-        seq = s.sequences[0]
-        meta = {"hidden": int(s.params["weight_hh"].shape[1]), "seed": config["seed"],
-                "init": None if kws["params"] is not None else config["init"],
-                "scale": None if kws["params"] is not None else config["scale"],
-                "forget_bias": config["forget_bias"], "activation": config["activation"]}
+            built = net.build()
+        meta = {k: v for k, v in net.metadata().items() if k not in ("cell", "steps")}
         with one_line_errors(), progress_bar(m, "pairwise norms", config["quiet"]) as bar:
-            result = pairwise_norms(s.cell, s.params, seq, stride=stride, metadata=meta,
-                                    progress=_ticker(bar))
+            result = pairwise_norms(built.cell, built.params, built.sequences[0], built.state0,
+                                    stride=stride, metadata=meta, progress=_ticker(bar))
         _save(save_results, pairwise_to_table(result))
     fig, ax = new_figure(width, height)
     with plt.rc_context(RC):
@@ -231,16 +224,15 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
             fail(f"--distances {missing[0]}: not in the results (they hold "
                  f"{', '.join(map(str, available)) or 'none'})")
     else:
-        cells, kws, _ = resolve_flow(config, config["cells"] or DEFAULT_CELLS)
-        T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
+        networks = resolve_networks(config, config["cells"] or DEFAULT_CELLS)
+        T = networks[0].length
         if wanted and wanted[-1] > T:
             fail(f"--distances {wanted[-1]}: longer than the sequence ({T} steps)")
         per_cell = config["samples"] * T * (2 if wanted else 1)
-        check_memory(cells, kws, "spectrum")
-        spectra = for_each_cell(cells, per_cell, "spectra", config["quiet"],
-                                lambda cell, tick: spectrum(
-                                    cell, activation=config["activation"], distances=wanted,
-                                    progress=tick, **kws))
+        check_memory(networks, "spectrum")
+        spectra = for_each_network(networks, per_cell, "spectra", config["quiet"],
+                                   lambda net, tick: spectrum(net, distances=wanted,
+                                                              progress=tick))
         _save(save_results, spectrum_to_table(spectra))
     fig, axes = new_figure(width, height, ncols=1 + len(wanted), squeeze=False)
     with plt.rc_context(RC):
@@ -268,12 +260,11 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
         gateless = [c for c in cells if c not in KEEP_GATE]
         if gateless:
             fail(f"--cell {gateless[0]}: has no gates; use lstm, gru or gru_torch")
-        cells, kws, _ = resolve_flow(config, cells)
-        T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
-        per_cell = config["samples"] * T
-        check_memory(cells, kws, "gates")
-        traces = for_each_cell(cells, per_cell, "gate traces", config["quiet"],
-                               lambda cell, tick: gate_traces(cell, progress=tick, **kws))
+        networks = resolve_networks(config, cells)
+        per_cell = config["samples"] * networks[0].length
+        check_memory(networks, "gates")
+        traces = for_each_network(networks, per_cell, "gate traces", config["quiet"],
+                                  lambda net, tick: gate_traces(net, progress=tick))
         _save(save_results, gates_to_table(traces))
     fig, (left, right) = new_figure(width, height, ncols=2)
     with plt.rc_context(RC):

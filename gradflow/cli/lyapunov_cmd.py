@@ -4,11 +4,10 @@ import click
 import numpy as np
 
 from ..analysis.spectra import spectrum, spectrum_to_table
-from ..cells.builtin import get_cell
 from ..io.results import table_to_text
 from .base import check_results_path, main, write_results
-from .options import (check_memory, flow_options, for_each_cell, pop_flow_options, resolve_flow,
-                      setup_line)
+from .options import (check_memory, flow_options, for_each_network, pop_flow_options,
+                      resolve_networks, setup_line)
 from .params import FilePath
 
 SHOWN = 8  # exponents shown per row of the table people read; files hold all of them
@@ -39,34 +38,32 @@ def lyapunov(exponents, discard, fmt, output, **opts):
     config = pop_flow_options(opts)
     if output is not None:
         check_results_path(output)
-    cells, kws, extra = resolve_flow(config)
-    T = len(kws["inputs"]) if kws["inputs"] is not None else kws["steps"]
+    networks = resolve_networks(config)
+    T = networks[0].length
     if discard >= T:
         raise click.BadParameter(f"{discard} leaves no steps to average: it must be below "
                                  f"T = {T}", param_hint="--discard")
-    for cell in cells:
-        n = get_cell(cell).state_blocks * kws["hidden"]
+    for net in networks:
+        n = net.cell_function().state_blocks * net.sizes()[0]
         if exponents is not None and exponents > n:
-            raise click.BadParameter(f"{exponents} is more than the {cell}'s state size {n}",
+            raise click.BadParameter(f"{exponents} is more than the {net.name}'s state size {n}",
                                      param_hint="--exponents")
-    check_memory(cells, kws, "spectrum")
-    spectra = for_each_cell(cells, kws["samples"] * T, "Lyapunov exponents", config["quiet"],
-                            lambda cell, tick: spectrum(
-                                cell, activation=config["activation"], exponents=exponents,
-                                discard=discard, progress=tick, **kws))
+    check_memory(networks, "spectrum")
+    spectra = for_each_network(networks, networks[0].samples * T, "Lyapunov exponents",
+                               config["quiet"], lambda net, tick: spectrum(
+                                   net, exponents=exponents, discard=discard, progress=tick))
     table = spectrum_to_table(spectra)
-    table.metadata.update(extra)
     if output is not None:
         write_results(output, table)
     if fmt == "table":
-        click.echo(format_exponents(spectra, T, discard, extra))
+        click.echo(format_exponents(spectra, T, discard))
     else:
         click.echo(table_to_text(table, fmt), nl=False)
 
 
-def format_exponents(spectra, T, discard, extra=None):
+def format_exponents(spectra, T, discard):
     """The table people read: per cell its state size and its largest exponents."""
-    first = {**spectra[0].metadata, **(extra or {})}
+    first = spectra[0].metadata
     k = max(len(sp.lyapunov) for sp in spectra)
     shown = min(k, SHOWN)
     lines = [setup_line(first, T, discard=discard), "",

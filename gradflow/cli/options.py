@@ -7,8 +7,10 @@ import click
 import numpy as np
 
 from ..analysis.decay import decay_profile
+from ..analysis.network import Network
 from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..cells.initializers import INITS
+from ..cells.skips import parse_skip
 from ..engine.memory import available_bytes, format_bytes, needed_bytes
 from .base import fail, given, one_line_errors, progress_bar, refuse
 from .params import FINITE, FilePath
@@ -48,6 +50,18 @@ def flow_options(command):
                      metavar="N",
                      help="Average over this many random input sequences (mean and spread of "
                           "the log10 norms)."),
+        click.option("--skip", default="none", show_default=True, callback=_skip,
+                     metavar="none|residual|skip:K|dense:K|highway",
+                     help="Skip connection in time around the cell: residual s_t = s_{t-1} + "
+                          "f(s_{t-1}, x_t); skip:K adds B s_{t-K}; dense:K adds B_1 s_{t-1} + ... "
+                          "+ B_K s_{t-K}; highway gates between f and s_{t-1} (equations in "
+                          "the README)."),
+        click.option("--skip-scale", type=FINITE, default=1.0, show_default=True, metavar="B",
+                     help="Initial skip weights: B = B I for skip:K, each B_j = (B / K) I for "
+                          "dense:K."),
+        click.option("--highway-bias", type=FINITE, default=-1.0, show_default=True,
+                     metavar="B", help="Initial bias of the highway's transform gate; negative "
+                                       "keeps more of s_{t-1}."),
         click.option("--weights", "weights_file", type=FilePath(dir_okay=False),
                      metavar="FILE.npz", help="Trained PyTorch weights: a one-layer nn.RNN, "
                      "nn.LSTM or nn.GRU state_dict saved with numpy.savez (see README)."),
@@ -58,6 +72,14 @@ def flow_options(command):
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _skip(ctx, param, value):
+    """The --skip option: 'none' (None) or a connection `parse_skip` accepts; exit 2 else."""
+    try:
+        return None if parse_skip(value) is None else value
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
 
 
 def _finite(array, what):
@@ -108,7 +130,8 @@ def load_trained(path, cells, activation):
 
 
 FLOW_OPTION_NAMES = ("cells", "activation", "hidden", "input_size", "steps", "init", "scale",
-                     "forget_bias", "seed", "samples", "weights_file", "input_file", "quiet")
+                     "forget_bias", "skip", "skip_scale", "highway_bias", "seed", "samples",
+                     "weights_file", "input_file", "quiet")
 
 
 def pop_flow_options(opts):
@@ -116,20 +139,23 @@ def pop_flow_options(opts):
     return {k: opts.pop(k) for k in FLOW_OPTION_NAMES}
 
 
-def resolve_flow(config, default_cells=DEFAULT_CELLS):
+def resolve_networks(config, default_cells=DEFAULT_CELLS):
     """Check the flow options and resolve their defaults, loading weights and input files.
 
-    Returns (cell names, keyword arguments for `decay_profile` / `sampling.setup` without
-    `activation`, extra metadata naming the files used). One-line errors for bad input.
+    Returns one `Network` per cell asked for (the same weights settings, inputs and seed for
+    all). One-line errors for bad input: exit 2 for options that contradict each other.
     """
     cells, hidden, input_size = tuple(config["cells"]), config["hidden"], config["input_size"]
     steps, samples = config["steps"], config["samples"]
-    params, inputs, extra = None, None, {}
+    params, inputs, sources = None, None, {}
     if config["weights_file"] is not None:
         unused = given("init", "scale", "forget_bias")
         if unused:
             refuse(f"--weights sets every weight: {', '.join(unused)} "
                    f"{'does' if len(unused) == 1 else 'do'} not apply")
+        if config["skip"] is not None:
+            raise click.BadParameter(f"{config['skip']}: the weights file holds a network without "
+                                     "skip weights", param_hint="--skip")
         loaded = load_trained(config["weights_file"], cells, config["activation"])
         cells, params = (loaded.cell.name,), loaded.params
         for option, value, found in (("--input-size", input_size, loaded.input_size),
@@ -137,8 +163,7 @@ def resolve_flow(config, default_cells=DEFAULT_CELLS):
             if value is not None and value != found:
                 fail(f"{option} {value} does not match the weights file, whose size is {found}")
         input_size, hidden = loaded.input_size, loaded.hidden
-        extra = {"weights": os.path.basename(config["weights_file"]), "init": None,
-                 "scale": None, "forget_bias": None}
+        sources = {"weights": os.path.basename(config["weights_file"])}
     if config["input_file"] is not None:
         inputs = load_input_file(config["input_file"], input_size)
         if samples != 1:
@@ -148,27 +173,38 @@ def resolve_flow(config, default_cells=DEFAULT_CELLS):
                 fail(f"--steps {steps} is longer than the input file ({len(inputs)} steps)")
             inputs = inputs[:steps]
         input_size, steps = inputs.shape[1], len(inputs)
-        extra["input_file"] = os.path.basename(config["input_file"])
-    kws = {"hidden": 64 if hidden is None else hidden,
-           "input_size": 8 if input_size is None else input_size,
-           "steps": 100 if steps is None else steps, "init": config["init"],
-           "scale": config["scale"], "forget_bias": config["forget_bias"],
-           "seed": config["seed"], "samples": samples, "params": params, "inputs": inputs}
-    return list(cells or default_cells), kws, extra
+        sources["input_file"] = os.path.basename(config["input_file"])
+    steps = 100 if steps is None else steps
+    parsed = parse_skip(config["skip"])
+    if parsed is not None and parsed[1] is not None and parsed[1] > steps:
+        raise click.BadParameter(f"{config['skip']}: the lag {parsed[1]} is longer than the "
+                                 f"sequence ({steps} steps)", param_hint="--skip")
+    template = {"activation": config["activation"], "skip": config["skip"],
+                "skip_scale": config["skip_scale"], "highway_bias": config["highway_bias"],
+                "hidden": 64 if hidden is None else hidden,
+                "input_size": 8 if input_size is None else input_size, "steps": steps,
+                "init": config["init"], "scale": config["scale"],
+                "forget_bias": config["forget_bias"], "seed": config["seed"], "samples": samples,
+                "params": params, "inputs": inputs, "sources": sources}
+    try:
+        return [Network(cell, **template) for cell in (cells or default_cells)]
+    except ValueError as err:
+        fail(str(err))
 
 
-def check_memory(cells, kws, analysis, blocks=0):
+def check_memory(networks, analysis, blocks=0):
     """Refuse, before any work, a run that needs more memory than the machine has left."""
     available = available_bytes()
     if available is None:
         return
-    steps, hidden = kws["steps"], kws["hidden"]
-    need = max(needed_bytes(cell, hidden=hidden, input_size=kws["input_size"], steps=steps,
-                            samples=kws["samples"], analysis=analysis, blocks=blocks)
-               for cell in cells)
+    need = max(needed_bytes(net.cell_function(), hidden=net.sizes()[0],
+                            input_size=net.sizes()[1], steps=net.length, samples=net.samples,
+                            analysis=analysis, blocks=blocks) for net in networks)
     if need > available:
-        fail(f"--hidden {hidden}, --steps {steps}: the run needs about {format_bytes(need)} "
-             f"of memory, more than the {format_bytes(available)} available")
+        net = networks[0]
+        fail(f"--hidden {net.sizes()[0]}, --steps {net.length}: the run needs about "
+             f"{format_bytes(need)} of memory, more than the {format_bytes(available)} "
+             "available")
 
 
 def refuse_with_results(results, *names):
@@ -191,10 +227,9 @@ def loss_vector_option(command):
              "sqrt(n)].")(command)
 
 
-def load_loss_vector(path, cells, hidden):
-    """Read --loss-vector: one finite, non-zero vector whose length is every cell's state size."""
-    from ..cells.builtin import get_cell
-
+def load_loss_vector(path, networks):
+    """Read --loss-vector: one finite, non-zero vector whose length is every network's state
+    size."""
     try:
         with open(path, "rb") as fh:
             vector = np.load(fh, allow_pickle=False)
@@ -208,43 +243,54 @@ def load_loss_vector(path, cells, hidden):
     _finite(vector, path)
     if not np.any(vector):
         fail(f"{path}: the loss vector is zero: every loss gradient would be zero")
-    for cell in cells:
-        n = get_cell(cell).state_blocks * hidden
+    for net in networks:
+        n = state_size(net)
         if len(vector) != n:
-            fail(f"{path}: the loss vector has {len(vector)} entries, but the {cell}'s state "
-                 f"has {n}" + (" (give one --cell)" if len(cells) > 1 else ""))
+            fail(f"{path}: the loss vector has {len(vector)} entries, but the {net.name}'s "
+                 f"state has {n}" + (" (give one --cell)" if len(networks) > 1 else ""))
     return vector
+
+
+def state_size(network):
+    """n, the size of the network's state s_t (not counting the past states a skip
+    connection carries)."""
+    cell = network.cell_function()
+    base = getattr(cell, "base", cell)
+    return getattr(base, "state_blocks", 1) * network.sizes()[0]
 
 
 def compute_profiles(loss_vector=None, **config):
     """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles.
 
     `loss_vector` is the path of a .npy file holding dL/ds_T, or None."""
-    cells, kws, extra = resolve_flow(config)
+    networks = resolve_networks(config)
+    loss_grad = None
     if loss_vector is not None:
-        kws["loss_grad"] = load_loss_vector(loss_vector, cells, kws["hidden"])
-        extra = {**extra, "loss_vector": os.path.basename(loss_vector)}
-    check_memory(cells, kws, "decay")
-    return for_each_cell(cells, kws["samples"] * kws["steps"], "backward sweeps",
-                         config["quiet"], lambda cell, tick: decay_profile(
-                             cell, activation=config["activation"], progress=tick,
-                             extra_metadata=extra, **kws))
+        loss_grad = load_loss_vector(loss_vector, networks)
+        networks = [net.replace(sources={**net.sources,
+                                         "loss_vector": os.path.basename(loss_vector)})
+                    for net in networks]
+    check_memory(networks, "decay")
+    return for_each_network(networks, networks[0].samples * networks[0].length,
+                            "backward sweeps", config["quiet"],
+                            lambda net, tick: decay_profile(net, loss_grad=loss_grad,
+                                                            progress=tick))
 
 
-def for_each_cell(cells, steps_per_cell, label, quiet, compute):
-    """[compute(cell, progress) for cell in cells] under one progress bar, the library's
-    refusals as one line. The analysis calls `progress(k)` with the steps done for its cell,
-    `steps_per_cell` in all."""
+def for_each_network(networks, steps_each, label, quiet, compute):
+    """[compute(network, progress) for network in networks] under one progress bar, the
+    library's refusals as one line. The analysis calls `progress(k)` with the steps done for
+    its network, `steps_each` in all."""
     results = []
-    with one_line_errors(), progress_bar(len(cells) * steps_per_cell, label, quiet) as bar:
-        for cell in cells:
+    with one_line_errors(), progress_bar(len(networks) * steps_each, label, quiet) as bar:
+        for net in networks:
             done = [0]
 
             def tick(k, done=done):
                 bar.update(k - done[0])
                 done[0] = k
 
-            results.append(compute(cell, tick))
+            results.append(compute(net, tick))
     return results
 
 

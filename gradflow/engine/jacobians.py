@@ -81,17 +81,27 @@ class GradientFlow:
 
 
 def default_blocks(cell, params):
-    """The named diagonal blocks reported for a built-in cell: 'h' and 'c' for the LSTM."""
-    if getattr(cell, "state_blocks", 1) == 2:
-        H = cell.state_size(params) // 2
-        return {"h": slice(0, H), "c": slice(H, 2 * H)}
-    return {}
+    """The named diagonal blocks a cell reports besides the whole: its `blocks(params)`, e.g.
+    the LSTM's 'h' and 'c', and a skip connection's 'augmented' (the whole augmented state)."""
+    return dict(cell.blocks(params)) if hasattr(cell, "blocks") else {}
+
+
+def primary_block(cell, params):
+    """The part of the state that is the network's state s_t: all of it, except for a cell
+    that carries past states along (a skip connection of length k > 1), whose
+    `primary(params)` says which entries are s_t."""
+    return cell.primary(params) if hasattr(cell, "primary") else slice(None)
 
 
 def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_grad=None,
                   blocks=None, spectrum_at=(), products_at=(), keep_loss_gradients=False,
                   progress: Optional[Callable[[int], None]] = None):
     """Norms of the Jacobian products ds_T/ds_t for every t, from one forward and one backward sweep.
+
+    For a cell that carries past states along (a skip connection of length k, see
+    `gradflow.cells.skips`) the product is that of the augmented Jacobians, and what is reported
+    as ds_T/ds_t is its block on the network's state (`cell.primary`): s_t perturbed alone,
+    every path to s_T counted.
 
     Args:
       cell: `cell(params, state, x) -> state`, built in or written in autograd.numpy.
@@ -103,10 +113,13 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
       loss_grad: (n,) dL/ds_T whose pull-back dL/ds_t = dL/ds_T ds_T/ds_t is reported; by
         default the unit vector (1, ..., 1) / sqrt(n).
       blocks: {name: slice} diagonal blocks of the product to report as well; by default the
-        LSTM's 'h' (dh_T/dh_t, the total derivative BPTT propagates) and 'c' (the cell highway).
+        LSTM's 'h' (dh_T/dh_t, the total derivative BPTT propagates) and 'c' (the cell highway),
+        and for a skip connection of length k > 1 'augmented', the whole product.
       spectrum_at: distances at which to keep all singular values of the product, from a QR
         chain of the product (Benettin's method), accurate far below the largest one.
-      products_at: distances d at which to keep the product ds_T/ds_{T-d} itself.
+      products_at: distances d at which to keep the product ds_T/ds_{T-d} itself (of the
+        whole state; for a skip connection the augmented product, whose top-left n x n block
+        is ds_T/ds_{T-d}).
       keep_loss_gradients: keep every vector dL/ds_t, not only its norm (T n numbers).
       progress: called with the number of backward steps done, for a progress bar.
 
@@ -121,7 +134,9 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     inputs, state0, states = trajectory(cell, params, inputs, state0, steps)
     T, n = len(inputs), state0.shape[-1]
     blocks = default_blocks(cell, params) if blocks is None else dict(blocks)
-    g = _loss_vector(loss_grad, n)
+    primary = primary_block(cell, params)
+    whole = primary == slice(None)
+    g = _loss_vector(loss_grad, len(range(n)[primary]))
     spectrum_at = _distances(spectrum_at, T, "spectrum_at")
     products_at = _distances(products_at, T, "products_at")
 
@@ -134,7 +149,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     out = {key: np.full(T, -np.inf) for key in ("spec", "frob", "loss")}
     block_out = {name: (np.full(T, -np.inf), np.full(T, -np.inf)) for name in blocks}
     spectra, products = {}, {}
-    gradients = np.zeros((T, n)) if keep_loss_gradients else None
+    gradients = np.zeros((T, len(g))) if keep_loss_gradients else None
     # For the full spectrum, P_d^T is also kept as Q R: J^T Q = Q' R', R <- R' R. The graded
     # triangular R keeps the small singular values that rounding erases from P itself.
     chain = (eye, eye, 0.0) if spectrum_at else None
@@ -153,10 +168,13 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
             break  # an exactly zero product stays zero: -inf at this and every longer distance
         P = P / frob
         scale += np.log10(frob)
-        sigma, u[None] = top_singular_value(P, u[None], rng=rng)
-        out["spec"][d - 1] = np.log10(sigma) + scale
-        out["frob"][d - 1] = scale
-        pulled = g @ P
+        M = P if whole else P[primary, primary]  # ds_T/ds_{T-d}: s_{T-d} perturbed alone
+        m_frob = 1.0 if whole else frobenius(M)
+        if m_frob > 0:
+            sigma, u[None] = top_singular_value(M, u[None], rng=rng)
+            out["spec"][d - 1] = np.log10(sigma) + scale
+            out["frob"][d - 1] = np.log10(m_frob) + scale
+        pulled = g @ M
         pulled_norm = np.linalg.norm(pulled)
         out["loss"][d - 1] = np.log10(pulled_norm) + scale if pulled_norm > 0 else -np.inf
         if gradients is not None and pulled_norm > 0:

@@ -1,0 +1,194 @@
+"""Skip connections in time as cell transformers: each takes a cell and returns a cell.
+
+A transformed cell is a cell like any other, `cell(params, state, x) -> state` over arrays of
+shape (..., n), so every part of gradflow takes it unchanged: parameter initialisation,
+`gradient_flow`, Lyapunov spectra, the pairwise picture, training and the command line. Let f be
+the base cell, s its state (n entries: h for the RNN and GRU, (h, c) for the LSTM, whatever a
+user's cell keeps) and x the input. The connections act on the whole state s:
+
+- `residual(f)`:          s_t = s_{t-1} + f(s_{t-1}, x_t)
+- `skip(f, k, b)`:        s_t = f(s_{t-1}, x_t) + B s_{t-k},               B = b I at init
+- `dense(f, k, b)`:       s_t = f(s_{t-1}, x_t) + sum_{j=1..k} B_j s_{t-j}, B_j = (b / k) I
+- `highway(f, bias)`:     s_t = g * f(s_{t-1}, x_t) + (1 - g) * s_{t-1},
+                          g = sigmoid(W_g s_{t-1} + U_g x_t + b_g),         b_g = bias at init
+
+`skip` and `dense` reach back k steps, so they are made Markov by augmenting the state with the
+last k states: the transformed cell's state is a_t = (s_t, s_{t-1}, ..., s_{t-k+1}), k n
+entries, and its Jacobian is block-sparse (the step's own block, the B blocks, and a shift of
+identities). The product of augmented Jacobians has, as its top-left n x n block, the exact
+total derivative ds_T/ds_t: s_t perturbed alone, every path to s_T counted. Each transformed cell
+says where that block is (`primary`), and gradflow reports it as "ds_T/ds_t"; the whole
+augmented product is reported as the block 'augmented'.
+
+f is always the base cell's whole update, for every cell alike: the residual LSTM adds
+o * tanh(c_t) to h and f * c + i * g to c; the residual GRU adds (1 - z) h + z h~ to h. A gated
+cell's update already carries its state (the LSTM's c, the GRU's h), so around it the residual
+connection doubles the carry and the state grows (|c_t| by about 1 + f per step): the residual
+connection is the remedy for cells without a carry, the plain RNN above all, as in residual
+RNNs. The connections of the literature differ in where they add (to h only, before or after
+the gates); these are the simplest that work for every cell, and the equations above say
+exactly which.
+
+References:
+  Srivastava, Greff & Schmidhuber (2015), Highway networks; Zilly et al. (2017), Recurrent
+  highway networks. Lin, Horne, Tino & Giles (1996), Learning long-term dependencies in NARX
+  recurrent neural networks. Huang et al. (2017), Densely connected convolutional networks.
+"""
+
+import autograd.numpy as anp
+import numpy as np
+
+from .ops import concat, sigmoid
+
+__all__ = ["residual", "skip", "dense", "highway", "transform", "SKIPS", "parse_skip"]
+
+SKIPS = ("residual", "skip:K", "dense:K", "highway")
+
+
+def _wrap(step, base, name, *, k=1, extra=(), init_extra=None):
+    """Give `step` what gradflow asks of a cell: name, state size, blocks, initialisation."""
+    step.name = f"{getattr(base, 'name', getattr(base, '__name__', 'cell'))}+{name}"
+    step.__name__ = step.name.replace("+", "_").replace(":", "")
+    step.base, step.connection, step.lag = base, name, k
+    step.gate_blocks = getattr(base, "gate_blocks", 1)
+    step.state_blocks = getattr(base, "state_blocks", 1) * k
+    step.activation = getattr(base, "activation", None)
+    step.extra_params = tuple(extra)
+
+    def base_size(params):
+        if hasattr(base, "state_size"):
+            return base.state_size(params)
+        if not extra:
+            raise ValueError(f"cell {step.name} does not say its state size: give state0")
+        return np.shape(params[extra[0]])[0]
+
+    step.base_size = base_size
+    step.state_size = lambda params: k * base_size(params)
+    if k == 1:
+        step.primary = base.primary if hasattr(base, "primary") else (lambda params: slice(None))
+    else:
+        step.primary = lambda params: slice(0, base_size(params))
+
+    def blocks(params):
+        own = base.blocks(params) if hasattr(base, "blocks") else {}
+        return {**own, "augmented": slice(None)} if k > 1 else dict(own)
+
+    step.blocks = blocks
+    step.init_extra = init_extra or (lambda params, hidden, input_size, rng: {})
+    return step
+
+
+def residual(cell):
+    """s_t = s_{t-1} + f(s_{t-1}, x_t): the identity path of a residual network, in time.
+
+    No parameters of its own; the state is the base cell's.
+    """
+    def step(params, state, x):
+        return state + cell(params, state, x)
+
+    return _wrap(step, cell, "residual")
+
+
+def skip(cell, k, scale=1.0):
+    """s_t = f(s_{t-1}, x_t) + B s_{t-k} (a NARX / dilated connection of length k).
+
+    B is the parameter 'skip_weight' (n, n), b I at initialisation (b = `scale`). The state is
+    a_t = (s_t, ..., s_{t-k+1}), k n entries; k = 1 adds B s_{t-1} and needs no augmentation.
+    """
+    k = _lag(k)
+
+    def step(params, state, x):
+        n = np.shape(params["skip_weight"])[0]
+        new = cell(params, state[..., :n], x) + anp.dot(state[..., (k - 1) * n:k * n],
+                                                        params["skip_weight"].T)
+        return new if k == 1 else concat(new, state[..., :(k - 1) * n])
+
+    def init_extra(params, hidden, input_size, rng):
+        n = cell.state_size(params)
+        return {"skip_weight": scale * np.eye(n)}
+
+    return _wrap(step, cell, f"skip:{k}", k=k, extra=("skip_weight",), init_extra=init_extra)
+
+
+def dense(cell, k, scale=1.0):
+    """s_t = f(s_{t-1}, x_t) + sum_{j=1..k} B_j s_{t-j}: every one of the last k states feeds
+    the new one directly (DenseNet's connections, in time).
+
+    The B_j are the parameter 'dense_weight' (n, k n) = [B_1, ..., B_k], each (b / k) I at
+    initialisation, so that their sum starts as b I. The state is a_t = (s_t, ..., s_{t-k+1}).
+    """
+    k = _lag(k)
+
+    def step(params, state, x):
+        n = np.shape(params["dense_weight"])[0]
+        new = cell(params, state[..., :n], x) + anp.dot(state, params["dense_weight"].T)
+        return new if k == 1 else concat(new, state[..., :(k - 1) * n])
+
+    def init_extra(params, hidden, input_size, rng):
+        n = cell.state_size(params)
+        return {"dense_weight": np.tile(scale / k * np.eye(n), (1, k))}
+
+    return _wrap(step, cell, f"dense:{k}", k=k, extra=("dense_weight",), init_extra=init_extra)
+
+
+def highway(cell, bias=-1.0):
+    """s_t = g * f(s_{t-1}, x_t) + (1 - g) * s_{t-1}, g = sigmoid(W_g s_{t-1} + U_g x_t + b_g).
+
+    The transform gate g decides, per unit and step, how much of the new state to take and how
+    much of the old to carry (Srivastava et al. 2015; in time, Zilly et al. 2017). Parameters
+    'highway_weight_hh' W_g (n, n) ~ N(0, 1/n), 'highway_weight_ih' U_g (n, D) ~ N(0, 1/D) and
+    'highway_bias' b_g (n,) = `bias` at initialisation: a negative bias closes the gate and
+    opens the carry (g -> 0 gives s_t = s_{t-1}, g -> 1 the base cell).
+    """
+    def step(params, state, x):
+        gate = sigmoid(anp.dot(state, params["highway_weight_hh"].T)
+                       + anp.dot(x, params["highway_weight_ih"].T) + params["highway_bias"])
+        return state + gate * (cell(params, state, x) - state)
+
+    def init_extra(params, hidden, input_size, rng):
+        n = cell.state_size(params)
+        return {"highway_weight_hh": rng.standard_normal((n, n)) / np.sqrt(n),
+                "highway_weight_ih": rng.standard_normal((n, input_size)) / np.sqrt(input_size),
+                "highway_bias": np.full(n, float(bias))}
+
+    return _wrap(step, cell, "highway", extra=("highway_weight_hh",), init_extra=init_extra)
+
+
+def _lag(k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"the lag k of a skip connection must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def parse_skip(text):
+    """'residual', 'skip:K', 'dense:K', 'highway' or 'none' -> (kind, k) with k None where it
+    does not apply; None for 'none'. Raises ValueError naming the accepted forms."""
+    forms = ", ".join(SKIPS)
+    if text in (None, "none"):
+        return None
+    kind, _, lag = str(text).partition(":")
+    if kind in ("residual", "highway") and not lag:
+        return kind, None
+    if kind in ("skip", "dense"):
+        try:
+            k = int(lag)
+        except ValueError:
+            raise ValueError(f"{text!r}: {kind} needs a lag K >= 1, as in {kind}:4") from None
+        if k < 1:
+            raise ValueError(f"{text!r}: the lag K must be at least 1")
+        return kind, k
+    raise ValueError(f"unknown skip connection {text!r}; choose from none, {forms}")
+
+
+def transform(cell, spec, *, scale=1.0, highway_bias=-1.0):
+    """The cell with the connection `spec` ('residual', 'skip:K', 'dense:K', 'highway',
+    'none'/None), `scale` the b of skip and dense, `highway_bias` the highway gate's bias."""
+    parsed = parse_skip(spec)
+    if parsed is None:
+        return cell
+    kind, k = parsed
+    if kind == "residual":
+        return residual(cell)
+    if kind == "highway":
+        return highway(cell, highway_bias)
+    return (skip if kind == "skip" else dense)(cell, k, scale)
