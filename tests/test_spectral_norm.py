@@ -43,7 +43,8 @@ def dense_norms(jacobians, sl=slice(None)):
         P = J if P is None else P @ J
         frob = np.linalg.norm(P)
         P, scale = P / frob, scale + np.log10(frob)
-        out.append(np.log10(np.linalg.svd(P[sl, sl], compute_uv=False)[0]) + scale)
+        with np.errstate(divide="ignore"):  # a block of a permuted product can be all zero
+            out.append(np.log10(np.linalg.svd(P[sl, sl], compute_uv=False)[0]) + scale)
     return np.array(out)
 
 

@@ -2,7 +2,7 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 
-from gradflow.cells import get_cell
+from gradflow.cells import get_cell, transform
 from gradflow.training import (adam, bptt, clipping_ablation, init_model, momentum, sgd,
                                summarize, train)
 from gradflow.training.tasks import make_task
@@ -289,3 +289,19 @@ def test_training_that_cannot_fit_in_memory_is_refused_up_front(monkeypatch):
         train("lstm", "adding", steps=10_000, hidden=512, batch=64, updates=1,
               progress=lambda: calls.append(1))
     assert calls == []
+
+
+@pytest.mark.parametrize("spec,cell,task", [("skip:2", "rnn", "recall"), ("dense:3", "gru", "copy"),
+                                            ("highway", "lstm", "adding"),
+                                            ("residual", "rnn", "recall")])
+def test_bptt_gradient_of_a_skip_network_matches_finite_differences(spec, cell, task):
+    c = transform(get_cell(cell), spec, scale=0.7, highway_bias=0.3)
+    batch_task, params = _setup(c, task, steps=4)
+    s0 = np.zeros((2, c.state_size(params)))
+    loss, grads, _ = bptt(c, params, batch_task, s0)
+    assert set(grads) == set(params) and set(c.extra_params) <= set(grads)
+    _check_directional(lambda p: bptt(c, p, batch_task, s0)[0], grads, params)
+    own = {k: params[k] for k in c.extra_params}  # the connection's own weights, one by one
+    fd = _fd_grad(lambda w: bptt(c, {**params, **w}, batch_task, s0)[0], own)
+    for k in own:
+        np.testing.assert_allclose(grads[k], fd[k], rtol=1e-6, atol=1e-9)

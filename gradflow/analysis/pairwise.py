@@ -18,7 +18,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..engine.jacobians import tangent_map, trajectory
+from ..engine.jacobians import primary_block, tangent_map, trajectory
 from ..engine.linearization import Linearization
 from ..engine.spectral_norm import frobenius, top_singular_value
 
@@ -84,6 +84,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
         blocks.append(B)
         scales.append(scale)
     out = np.full((m, m), np.nan)
+    own = primary_block(cell, params)  # ds_s/ds_t: s_t perturbed alone (see gradient_flow)
     rng = np.random.default_rng(0)  # fresh Krylov columns of the spectral norms: reproducible
     for i in range(1, m):
         P, scale, u = eye, 0.0, None
@@ -98,7 +99,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
                 out[i, :j + 1] = -np.inf
                 break
             P, scale = P / frob, scale + np.log10(frob)
-            sigma, u = top_singular_value(P, u, rng=rng)
+            sigma, u = top_singular_value(P[own, own], u, rng=rng)
             out[i, j] = np.log10(sigma) + scale if sigma > 0 else -np.inf
         if progress is not None:
             progress(i)

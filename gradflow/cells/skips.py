@@ -45,8 +45,9 @@ __all__ = ["residual", "skip", "dense", "highway", "transform", "SKIPS", "parse_
 SKIPS = ("residual", "skip:K", "dense:K", "highway")
 
 
-def _wrap(step, base, name, *, k=1, extra=(), init_extra=None):
-    """Give `step` what gradflow asks of a cell: name, state size, blocks, initialisation."""
+def _wrap(step, base, name, *, k=1, extra=(), init_extra=None, settings=None):
+    """Give `step` what gradflow asks of a cell: name, state size, blocks, initialisation, and
+    `settings`, the connection's options for the metadata of results."""
     step.name = f"{getattr(base, 'name', getattr(base, '__name__', 'cell'))}+{name}"
     step.__name__ = step.name.replace("+", "_").replace(":", "")
     step.base, step.connection, step.lag = base, name, k
@@ -54,6 +55,7 @@ def _wrap(step, base, name, *, k=1, extra=(), init_extra=None):
     step.state_blocks = getattr(base, "state_blocks", 1) * k
     step.activation = getattr(base, "activation", None)
     step.extra_params = tuple(extra)
+    step.settings = {"skip": name, **(settings or {})}
 
     def base_size(params):
         if hasattr(base, "state_size"):
@@ -107,7 +109,8 @@ def skip(cell, k, scale=1.0):
         n = cell.state_size(params)
         return {"skip_weight": scale * np.eye(n)}
 
-    return _wrap(step, cell, f"skip:{k}", k=k, extra=("skip_weight",), init_extra=init_extra)
+    return _wrap(step, cell, f"skip:{k}", k=k, extra=("skip_weight",), init_extra=init_extra,
+                 settings={"skip_scale": scale})
 
 
 def dense(cell, k, scale=1.0):
@@ -128,7 +131,8 @@ def dense(cell, k, scale=1.0):
         n = cell.state_size(params)
         return {"dense_weight": np.tile(scale / k * np.eye(n), (1, k))}
 
-    return _wrap(step, cell, f"dense:{k}", k=k, extra=("dense_weight",), init_extra=init_extra)
+    return _wrap(step, cell, f"dense:{k}", k=k, extra=("dense_weight",), init_extra=init_extra,
+                 settings={"skip_scale": scale})
 
 
 def highway(cell, bias=-1.0):
@@ -151,7 +155,8 @@ def highway(cell, bias=-1.0):
                 "highway_weight_ih": rng.standard_normal((n, input_size)) / np.sqrt(input_size),
                 "highway_bias": np.full(n, float(bias))}
 
-    return _wrap(step, cell, "highway", extra=("highway_weight_hh",), init_extra=init_extra)
+    return _wrap(step, cell, "highway", extra=("highway_weight_hh",), init_extra=init_extra,
+                 settings={"highway_bias": bias})
 
 
 def _lag(k):

@@ -7,7 +7,8 @@ import zipfile
 import click
 from click.core import ParameterSource
 
-from ..cells.builtin import CELLS
+from ..cells.builtin import CELLS, get_cell
+from ..cells.skips import transform
 from ..io.results import FORMATS, read_table, table_to_text
 from ..training.clipping import CLIP_MODES
 from ..training.loop import (ABLATION_COLUMNS, OPTIMIZERS, ablation_from_table, ablation_to_table,
@@ -16,6 +17,7 @@ from ..training.tasks import TASKS
 from .base import ablate, check_results_path, fail, plot, progress_bar, write_results
 from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,
                       save_figure)
+from .options import check_lag, skip_options
 from .params import FiniteFloat
 
 FINAL_LOSS_WINDOW = 10  # updates averaged into the final loss (one mini-batch is noisy)
@@ -133,9 +135,11 @@ def draw_ablation(results, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE
 @click.option("--figure", type=click.Path(dir_okay=False), default=None,
               callback=_suffix(FIGURE_FORMATS, "the figure file"), metavar="FILE",
               help="Also draw loss and gradient-norm curves to FILE (.png, .pdf or .svg).")
+@skip_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, truncation,
-             thresholds, modes, max_loss, seed, fmt, output, figure, quiet):
+             thresholds, modes, max_loss, seed, fmt, output, figure, skip, skip_scale,
+             highway_bias, quiet):
     """Train one cell on one task from one seed under each clipping mode and threshold.
 
     Records, one row per run and update: mode, threshold, update (1-based), loss (mini-batch
@@ -155,10 +159,12 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
         check_results_path(output)
     if figure is not None:
         check_figure_path(figure)
+    check_lag(skip, steps)
+    model = transform(get_cell(cell), skip, scale=skip_scale, highway_bias=highway_bias)
     runs = sum(1 if m == "none" else len(thresholds) for m in modes)
     with progress_bar(runs * updates, "training", quiet) as bar:
         try:
-            results = clipping_ablation(cell, task, thresholds=thresholds, modes=modes,
+            results = clipping_ablation(model, task, thresholds=thresholds, modes=modes,
                                         steps=steps, hidden=hidden, batch=batch, updates=updates,
                                         lr=lr, optimizer=optimizer, scale=scale,
                                         truncation=truncation, seed=seed, max_loss=max_loss,

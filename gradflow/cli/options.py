@@ -18,6 +18,45 @@ from .params import FINITE, FilePath
 DEFAULT_CELLS = ("rnn", "lstm", "gru")
 
 
+def _skip(ctx, param, value):
+    """The --skip option: 'none' (None) or a connection `parse_skip` accepts; exit 2 else."""
+    try:
+        return None if parse_skip(value) is None else value
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+SKIP_OPTIONS = [
+    click.option("--skip", default="none", show_default=True, callback=_skip,
+                 metavar="none|residual|skip:K|dense:K|highway",
+                 help="Skip connection in time around the cell: residual s_t = s_{t-1} + "
+                      "f(s_{t-1}, x_t); skip:K adds B s_{t-K}; dense:K adds B_1 s_{t-1} + ... + "
+                      "B_K s_{t-K}; highway gates between f and s_{t-1} (equations in the "
+                      "README)."),
+    click.option("--skip-scale", type=FINITE, default=1.0, show_default=True, metavar="B",
+                 help="Initial skip weights: B = B I for skip:K, each B_j = (B / K) I for "
+                      "dense:K."),
+    click.option("--highway-bias", type=FINITE, default=-1.0, show_default=True, metavar="B",
+                 help="Initial bias of the highway's transform gate; negative keeps more of "
+                      "s_{t-1}."),
+]
+
+
+def skip_options(command):
+    """Add --skip, --skip-scale and --highway-bias to `command`."""
+    for option in reversed(SKIP_OPTIONS):
+        command = option(command)
+    return command
+
+
+def check_lag(skip, steps):
+    """Refuse (exit 2) a skip or dense connection that reaches back further than the sequence."""
+    parsed = parse_skip(skip)
+    if parsed is not None and parsed[1] is not None and parsed[1] > steps:
+        raise click.BadParameter(f"{skip}: the lag {parsed[1]} is longer than the sequence "
+                                 f"({steps} steps)", param_hint="--skip")
+
+
 def flow_options(command):
     """Add the options that configure cells, weights and inputs to `command`."""
     options = [
@@ -50,18 +89,7 @@ def flow_options(command):
                      metavar="N",
                      help="Average over this many random input sequences (mean and spread of "
                           "the log10 norms)."),
-        click.option("--skip", default="none", show_default=True, callback=_skip,
-                     metavar="none|residual|skip:K|dense:K|highway",
-                     help="Skip connection in time around the cell: residual s_t = s_{t-1} + "
-                          "f(s_{t-1}, x_t); skip:K adds B s_{t-K}; dense:K adds B_1 s_{t-1} + ... "
-                          "+ B_K s_{t-K}; highway gates between f and s_{t-1} (equations in "
-                          "the README)."),
-        click.option("--skip-scale", type=FINITE, default=1.0, show_default=True, metavar="B",
-                     help="Initial skip weights: B = B I for skip:K, each B_j = (B / K) I for "
-                          "dense:K."),
-        click.option("--highway-bias", type=FINITE, default=-1.0, show_default=True,
-                     metavar="B", help="Initial bias of the highway's transform gate; negative "
-                                       "keeps more of s_{t-1}."),
+        *SKIP_OPTIONS,
         click.option("--weights", "weights_file", type=FilePath(dir_okay=False),
                      metavar="FILE.npz", help="Trained PyTorch weights: a one-layer nn.RNN, "
                      "nn.LSTM or nn.GRU state_dict saved with numpy.savez (see README)."),
@@ -72,14 +100,6 @@ def flow_options(command):
     for option in reversed(options):
         command = option(command)
     return command
-
-
-def _skip(ctx, param, value):
-    """The --skip option: 'none' (None) or a connection `parse_skip` accepts; exit 2 else."""
-    try:
-        return None if parse_skip(value) is None else value
-    except ValueError as err:
-        raise click.BadParameter(str(err)) from None
 
 
 def _finite(array, what):
@@ -175,10 +195,7 @@ def resolve_networks(config, default_cells=DEFAULT_CELLS):
         input_size, steps = inputs.shape[1], len(inputs)
         sources["input_file"] = os.path.basename(config["input_file"])
     steps = 100 if steps is None else steps
-    parsed = parse_skip(config["skip"])
-    if parsed is not None and parsed[1] is not None and parsed[1] > steps:
-        raise click.BadParameter(f"{config['skip']}: the lag {parsed[1]} is longer than the "
-                                 f"sequence ({steps} steps)", param_hint="--skip")
+    check_lag(config["skip"], steps)
     template = {"activation": config["activation"], "skip": config["skip"],
                 "skip_scale": config["skip_scale"], "highway_bias": config["highway_bias"],
                 "hidden": 64 if hidden is None else hidden,

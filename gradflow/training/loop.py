@@ -244,15 +244,17 @@ def _task_shape(task, steps):
 
 
 def memory_needed(cell, task, *, steps, hidden, batch, truncation=None):
-    """An estimate in bytes of the peak memory of `train` for a built-in cell (name): the
-    parameters with their gradients and optimizer state, and autograd's record of one window
-    of truncated (or full) BPTT."""
-    gates = get_cell(cell).gate_blocks if isinstance(cell, str) else 1
+    """An estimate in bytes of the peak memory of `train` for a built-in cell (its name or
+    function, skip connections included): the parameters with their gradients and optimizer
+    state, and autograd's record of one window of truncated (or full) BPTT."""
+    fn = get_cell(cell) if isinstance(cell, str) else cell
+    gates = getattr(fn, "gate_blocks", 1)
+    state = getattr(fn, "state_blocks", 1) * hidden  # the past states of a skip connection too
     length, inputs, outputs = _task_shape(task, steps)
     window = length if truncation is None else min(int(truncation), length)
-    params = gates * hidden * (hidden + inputs + 2) + outputs * (hidden + 1)
-    tape = _TAPE_FACTOR * window * batch * (inputs + gates * hidden + outputs)
-    data = 4 * length * batch * (inputs + outputs + hidden)  # batch, targets, carried states
+    params = gates * hidden * (hidden + inputs + 2) + outputs * (hidden + 1) + state * state
+    tape = _TAPE_FACTOR * window * batch * (inputs + gates * hidden + state + outputs)
+    data = 4 * length * batch * (inputs + outputs + state)  # batch, targets, carried states
     return 8 * (6 * params + tape + data)
 
 
@@ -303,9 +305,9 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
                     batch=batch, updates=updates, lr=lr, threshold=threshold,
                     truncation=truncation, scale=scale, forget_bias=forget_bias,
                     max_loss=max_loss)
-    if isinstance(cell, str) and params is None:  # user cells: no estimate of their size
-        _check_memory(cell, task, steps, hidden, batch, truncation)
     cell = _resolve_cell(cell)
+    if hasattr(cell, "gate_blocks") and params is None:  # user cells: no estimate of their size
+        _check_memory(cell, task, steps, hidden, batch, truncation)
     init_seq, data_seq = np.random.SeedSequence(seed).spawn(2)
     init_rng, data_rng = np.random.default_rng(init_seq), np.random.default_rng(data_seq)
     probe = make_task(task, steps, 1, np.random.default_rng(0))
@@ -361,7 +363,8 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
                 "hidden": int(np.shape(params["weight_out"])[1]), "batch": batch,
                 "updates": updates, "lr": lr, "optimizer": optimizer, "clip_mode": clip_mode,
                 "threshold": threshold, "truncation": truncation, "init": init, "scale": scale,
-                "seed": seed, "max_loss": max_loss, "gradflow_version": __version__}
+                "seed": seed, "max_loss": max_loss, **getattr(cell, "settings", {}),
+                "gradflow_version": __version__}
     return TrainingResult(np.array(records["loss"], dtype=float),
                           np.array(records["before"], dtype=float),
                           np.array(records["after"], dtype=float),
