@@ -26,6 +26,7 @@ from .analysis.network import Network, random_inputs
 from .analysis.phase import phase_diagram
 from .analysis.gates import gate_traces
 from .analysis.spectra import spectrum
+from .analysis.skip_ablation import skip_ablation
 from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
 
@@ -37,4 +38,4 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "lyapunov_spectrum", "decay_profile", "DecayProfile", "Summary", "summarize",
            "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table",
            "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
-           "highway"]
+           "highway", "skip_ablation"]

@@ -7,7 +7,8 @@ from ..analysis.spectra import spectrum, spectrum_to_table
 from ..io.results import table_to_text
 from .base import check_results_path, main, write_results
 from .options import (check_memory, flow_options, for_each_network, pop_flow_options,
-                      resolve_networks, setup_line)
+                      resolve_networks)
+from .tables import setup_line
 from .params import FilePath
 
 SHOWN = 8  # exponents shown per row of the table people read; files hold all of them

@@ -309,18 +309,3 @@ def for_each_network(networks, steps_each, label, quiet, compute):
 
             results.append(compute(net, tick))
     return results
-
-
-def setup_line(metadata, T, discard=0):
-    """The first line of a table people read: the version, what was analysed, from which seed."""
-    from .._version import __version__
-
-    if metadata.get("weights"):
-        setup = f"weights {metadata['weights']}, H={metadata['hidden']}, D={metadata['input_size']}"
-    else:
-        setup = (f"H={metadata['hidden']}, D={metadata['input_size']}, init {metadata['init']} "
-                 f"x{metadata['scale']:g}, forget bias {metadata['forget_bias']:g}")
-    steps = f"T={T}" + (f" (the first {discard} discarded)" if discard else "")
-    samples = metadata["samples"]
-    return (f"gradflow {__version__}: {setup}, {steps}, seed {metadata['seed']}, "
-            f"{samples} input sequence{'s' if samples > 1 else ''}")

@@ -16,9 +16,11 @@ from .params import FilePath
 
 # Columns that only a results file of each kind has: how a CSV (which carries no metadata)
 # says its kind. The JSON and NPZ say it in their metadata.
-KIND_COLUMNS = {"decay": ("log10_frobenius_norm",), "phase": ("scale", "log10_rate_per_step"),
-                "heatmap": ("s", "t"), "spectrum": ("lyapunov_log10_per_step",),
-                "gates": ("step",)}
+KIND_COLUMNS = {"decay": ("cell", "log10_frobenius_norm"),
+                "phase": ("scale", "log10_rate_per_step"), "heatmap": ("s", "t"),
+                "spectrum": ("lyapunov_log10_per_step",), "gates": ("step",),
+                "skip": ("variant", "log10_spectral_norm"),
+                "clipping": ("mode", "grad_norm_before"), "cliff": ("path", "grad_norm")}
 
 
 def kind_of(table):

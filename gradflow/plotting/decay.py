@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .style import cell_color, get_ax
+from .style import OKABE_ITO, cell_color, get_ax
 
 __all__ = ["plot_decay", "profile_label", "cell_name", "describe", "weights_text"]
 
@@ -12,13 +12,17 @@ _YLABEL = {"spectral": r"$\log_{10}\,\|\partial s_T/\partial s_t\|_2$",
            "loss_gradient": r"$\log_{10}\,\|\partial L/\partial s_t\|$",
            "h_spectral": r"$\log_{10}\,\|\partial h_T/\partial h_t\|_2$",
            "c_spectral": r"$\log_{10}\,\|\partial c_T/\partial c_t\|_2$"}
+VARIANT_COLORS = [OKABE_ITO[-1]] + OKABE_ITO[:-1]  # black first: the plain cell, then the rest
 _NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "gru_torch": "GRU (torch)"}
 
 
 def cell_name(cell, activation=None):
-    """The name a reader knows: 'RNN (tanh)', 'LSTM', 'GRU', 'GRU (torch)'."""
-    name = _NAMES.get(cell, str(cell).upper())
-    return f"{name} ({activation or 'tanh'})" if cell == "rnn" else name
+    """The name a reader knows: 'RNN (tanh)', 'LSTM', 'GRU', 'GRU (torch)', and a skip
+    connection after a '+': 'RNN (tanh) + skip:4'."""
+    base, _, connection = str(cell).partition("+")
+    name = _NAMES.get(base, base.upper())
+    name = f"{name} ({activation or 'tanh'})" if base == "rnn" else name
+    return f"{name} + {connection}" if connection else name
 
 
 def weights_text(init, scale):
@@ -42,8 +46,13 @@ def _settings(item):
         out["weights"] = f"trained weights {m['weights']}"
     elif m.get("init") is not None and m.get("scale") is not None:
         out["weights"] = weights_text(m["init"], m["scale"])
-    if item.cell != "rnn" and m.get("forget_bias") is not None and not m.get("weights"):
+    if not str(item.cell).startswith("rnn") and m.get("forget_bias") is not None \
+            and not m.get("weights"):
         out["forget_bias"] = f"forget bias {m['forget_bias']:g}"
+    if m.get("skip_scale") is not None:
+        out["skip_scale"] = f"skip scale {m['skip_scale']:g}"
+    if m.get("highway_bias") is not None:
+        out["highway_bias"] = f"highway bias {m['highway_bias']:g}"
     if m.get("input_file"):
         out["inputs"] = f"inputs {m['input_file']}"
     return out
@@ -101,10 +110,12 @@ def plot_decay(profiles, *, ax=None, quantity="spectral", band=True, references=
     ax = get_ax(ax)
     profiles = [profiles] if hasattr(profiles, "distance") else list(profiles)
     labels, shared = describe(profiles)
-    for i, (p, label) in enumerate(zip(profiles, labels)):
+    colors = [cell_color(p.cell, i) for i, p in enumerate(profiles)]
+    if len(set(colors)) < len(colors):  # variants of one cell: a colour each, not the cell's
+        colors = [VARIANT_COLORS[i % len(VARIANT_COLORS)] for i in range(len(profiles))]
+    for p, label, color in zip(profiles, labels, colors):
         if quantity not in p.mean:
             continue
-        color = cell_color(p.cell, i)
         d = p.distance
         mean = np.where(np.isfinite(p.mean[quantity]), p.mean[quantity], np.nan)
         kws = {"color": color, "label": label, **(line_kws or {})}
