@@ -149,6 +149,31 @@ def gates_phrases():
             f"the LSTM's blocks, 10^{fixed(gru['log10_h_spectral_norm'], 1)} for the GRU)"]
 
 
+def skip_phrases():
+    n = Numbers("skip_decay")
+    v = {name: n.row(variant=name) for name in n.columns["variant"]}
+    horizon = {name: (None if r["horizon"] is None or r["horizon"] != r["horizon"]
+                      else int(r["horizon"])) for name, r in v.items()}
+    assert horizon["skip:4"] is None and horizon["dense:4"] is None  # "over all 100 steps"
+    assert all(v[name]["verdict"] == "exploding" for name in
+               ("residual", "skip:2", "skip:4", "skip:8", "dense:4"))
+    amplified = [v[name] for name in ("residual", "skip:2", "skip:4", "skip:8", "dense:4")]
+    rates = [r["rate_per_step"] for r in amplified]
+    ends = [r["log10_spectral_norm"] for r in amplified]
+    return [f"defaults: H = {n.meta['hidden']}, T = {n.meta['steps']}",
+            f"falls by a factor {fixed(v['none']['rate_per_step'], 2)} per step and leaves "
+            f"[1e-3, 1e3] after {horizon['none']} steps "
+            f"(10^{fixed(v['none']['log10_spectral_norm'], 1)} at distance {n.meta['steps']})",
+            f"slows that to {fixed(v['highway']['rate_per_step'], 2)} per step, horizon "
+            f"{horizon['highway']}",
+            f"keeps the gradient inside until distance {horizon['residual']}, skip:2 until "
+            f"distance {horizon['skip:2']}",
+            f"(first at distance {horizon['skip:8']})",
+            f"(factors {fixed(min(rates), 2)} to {fixed(max(rates), 2)} per step, "
+            f"10^{fixed(min(ends), 1)} to 10^{fixed(max(ends), 1)} at distance "
+            f"{n.meta['steps']}"]
+
+
 def clipping_phrases():
     n, r = Numbers("clipping_ablation"), Numbers("clipping_recall")
     none, norm, value = (n.row(mode=m) for m in ("none", "norm", "value"))
@@ -207,6 +232,7 @@ SECTIONS = {
     "The mechanism: gates": gates_phrases,
     "Clipping: what it changes about training": lambda: clipping_phrases()[0],
     "Pascanu's cliff": cliff_phrases,
+    "Skip connections: what they change about the flow": skip_phrases,
 }
 # Numbers a section may print that are neither settings of its commands nor results of its run,
 # each for a reason given here.
@@ -221,6 +247,10 @@ CONSTANTS = {
         "0.1", "0.3", "300", "0", "50", "200"},  # answer 1; radius 2; MSE 1/6; log 8; sizes
     "Pascanu's cliff": {"4", "-2", "0.5", "2013", "10", "90", "1", "3"},  # cusp; x_0; years; %
     "Vanishing against holding": {"1", "3", "5", "64", "200", "0"},  # N(0, 1/H); settings
+    # the lags in the variants' names (skip:2, skip:4, skip:8, dense:4), the seed, the
+    # initial B = I and gate bias -1, and the band [1e-3, 1e3] of the horizon's definition
+    "Skip connections: what they change about the flow":
+        {"2", "4", "8", "0", "1", "-1", "1e-3", "1e3"},
 }
 NUMBER = re.compile(r"(?<![\w.^/])-?\d+(?:\.\d+)?(?:e-?\d+)?(?:/\d+)?")
 

@@ -30,8 +30,11 @@ def test_the_python_api_section_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(compile(api_block(), "README.md", "exec"), namespace)
-    flow = namespace["flow"]
-    assert namespace["model"].cell is gf.gru_torch and flow.log10_spectral_norm.shape == (200,)
+    assert namespace["model"].cell is gf.gru_torch
+    flow = namespace["flow"]  # the last one: the LSTM with a skip connection of length 4
+    assert namespace["cell"].name == "lstm+skip:4" and flow.log10_spectral_norm.shape == (500,)
+    np.testing.assert_array_equal(namespace["params"]["skip_weight"], 0.9 * np.eye(32))
+    assert flow.blocks["augmented"].log10_spectral_norm.shape == (500,)
     # The logistic map at r = 3.9 is chaotic: its Lyapunov exponent is about 0.49 (ln per step).
     lam = gf.lyapunov_spectrum(namespace["logistic"], {"r": 3.9}, state0=np.array([0.3]),
                                steps=5000, discard=500)
