@@ -42,7 +42,8 @@ def ablate():
 
 
 def fail(message):
-    """Stop with one line on stderr ("Error: ...") and exit status 1: how commands report bad input."""
+    """Stop with one line on stderr ("Error: ...") and exit status 1: how commands report bad
+    input."""
     raise click.ClickException(message)
 
 

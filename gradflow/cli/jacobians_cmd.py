@@ -5,7 +5,8 @@ import click
 from ..analysis.decay import profiles_to_table
 from ..io.results import table_to_text
 from .base import check_results_path, main, write_results
-from .options import compute_profiles, flow_options, loss_vector_option, pop_flow_options
+from .options import (compute_profiles, flow_options, format_option, loss_vector_option,
+                      pop_flow_options)
 from .tables import decay_table
 from .params import FilePath
 
@@ -13,9 +14,7 @@ from .params import FilePath
 @main.command()
 @flow_options
 @loss_vector_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="What to print on stdout: a table for people, or CSV / "
-                                      "JSON for programs (columns in the README).")
+@format_option
 @click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
               help="Also write the results to FILE: .csv, .json or .npz by its suffix.")
 def jacobians(fmt, output, loss_vector, **opts):

@@ -6,8 +6,8 @@ import numpy as np
 from ..analysis.spectra import spectrum, spectrum_to_table
 from ..io.results import table_to_text
 from .base import check_results_path, main, write_results
-from .options import (check_memory, flow_options, for_each_network, pop_flow_options,
-                      resolve_networks)
+from .options import (check_memory, flow_options, for_each_network, format_option,
+                      pop_flow_options, resolve_networks)
 from .tables import setup_line
 from .params import FilePath
 
@@ -22,9 +22,7 @@ SHOWN = 8  # exponents shown per row of the table people read; files hold all of
 @click.option("--discard", type=click.IntRange(min=0), default=0, show_default=True,
               metavar="N", help="Burn-in: the first N of the T steps align the frame with the "
                                 "dynamics and are not averaged.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="What to print on stdout: a table for people, or CSV / "
-                                      "JSON for programs (columns in the README).")
+@format_option
 @click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
               help="Also write the exponents to FILE: .csv, .json or .npz by its suffix; "
                    "`gradflow plot spectrum FILE` draws them.")

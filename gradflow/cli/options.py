@@ -18,6 +18,12 @@ from .params import FINITE, FilePath
 DEFAULT_CELLS = ("rnn", "lstm", "gru")
 
 
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    show_default=True, help="What to print on stdout: a table for people, or CSV / JSON for "
+                            "programs (columns in the README).")
+
+
 def _skip(ctx, param, value):
     """The --skip option: 'none' (None) or a connection `parse_skip` accepts; exit 2 else."""
     try:
@@ -83,7 +89,8 @@ def flow_options(command):
         click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
                      help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
                           "GRU's update gate (signed so that larger keeps more)."),
-        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="SEED",
+        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+                     metavar="SEED",
                      help="Seed of the weights and of the random inputs."),
         click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
                      metavar="N",

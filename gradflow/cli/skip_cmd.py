@@ -14,7 +14,8 @@ from ..plotting.style import RC, TWO_COLUMN
 from .base import ablate, check_results_path, one_line_errors, plot, progress_bar, \
     write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import check_lag, check_memory, flow_options, pop_flow_options, resolve_networks
+from .options import (check_lag, check_memory, flow_options, format_option, pop_flow_options,
+                      resolve_networks)
 from .params import FilePath
 from .plot_cmds import read_results
 from .tables import decay_table
@@ -38,9 +39,7 @@ def _variants(ctx, param, value):
 @click.option("--variants", default=",".join(VARIANTS), show_default=True, callback=_variants,
               metavar="V1,V2,...", help="The connections to compare, from none, residual, "
                                         "skip:K, dense:K, highway (K a lag in steps).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="What to print on stdout: a table for people, or CSV / "
-                                      "JSON for programs (columns in the README).")
+@format_option
 @click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
               help="Also write the results to FILE: .csv, .json or .npz by its suffix; "
                    "`gradflow plot skip FILE` draws them again.")
