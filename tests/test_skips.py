@@ -184,3 +184,37 @@ def test_user_cell_with_a_skip():
     params = {"W": 0.1 * np.eye(n), "skip_weight": 0.5 * np.eye(n)}
     flow = gradient_flow(cell, params, np.zeros((10, 1)), state0=np.zeros(k * n))
     assert flow.log10_spectral_norm.shape == (10,) and cell.state_size(params) == k * n
+
+
+def test_the_trajectory_keeps_the_networks_own_states_only():
+    # O(T n) memory, not O(T k n): the augmented states are rebuilt from the own states, and
+    # they are exactly what unrolling the augmented cell gives.
+    from gradflow.engine.unroll import run, unroll
+
+    rng = np.random.default_rng(0)
+    H, D, T, k = 4, 3, 40, 6
+    cell = skip(cells.lstm, k, 0.7)
+    params = init_params(cell, H, D, seed=1)
+    inputs = rng.standard_normal((T, D))
+    state0 = rng.standard_normal(k * 2 * H)  # past states of its own, not zeros
+    full = unroll(cell, params, inputs, state0)
+    kept = run(cell, params, inputs, state0)
+    assert len(kept) == T + 1 and kept._own.shape == (T + k, 2 * H)
+    for t in (0, 1, k - 1, k, T):
+        np.testing.assert_array_equal(kept[t], full[t])
+    np.testing.assert_array_equal(kept.own, full[:, :2 * H])
+    np.testing.assert_array_equal(kept.finite, np.ones(T + 1, bool))
+    kept._own[k - 1 + 10, 0] = np.nan  # s_10 not finite: so are a_10, ..., a_{10 + k - 1}
+    expected = np.ones(T + 1, bool)
+    expected[10:10 + k] = False
+    np.testing.assert_array_equal(kept.finite, expected)
+
+
+
+def test_gradient_flow_of_a_long_skip_keeps_states_of_the_networks_size():
+    n, k, T = 4, 32, 500
+    params = {**zero_update_params(n), "skip_weight": 0.9 * np.eye(n)}
+    flow = gradient_flow(skip(cells.rnn_linear, k), params, np.zeros((T, 1)), blocks={})
+    assert flow.states.shape == (T + 1, n)  # not (T + 1, k n)
+    np.testing.assert_allclose(flow.log10_spectral_norm[k - 1::k], np.arange(1, T // k + 1)
+                               * np.log10(0.9), rtol=1e-12)

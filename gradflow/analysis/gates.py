@@ -19,7 +19,7 @@ from typing import Mapping
 import numpy as np
 
 from ..cells.builtin import gru_gates, lstm_gates
-from ..engine.jacobians import gradient_flow, primary_block
+from ..engine.jacobians import gradient_flow
 
 __all__ = ["GateTraces", "gate_traces", "gate_values", "KEEP_GATE", "gates_to_table",
            "gates_from_table", "QUANTILES"]
@@ -73,7 +73,6 @@ def gate_traces(network, *, quantiles=QUANTILES, progress=None):
         raise ValueError(f"cell {built.name!r} has no gates: use lstm, gru or gru_torch")
     H = built.params["weight_hh"].shape[1]
     blocks = {"h": slice(0, H), "c": slice(H, 2 * H)} if name == "lstm" else {"h": slice(0, H)}
-    own = primary_block(built.cell, built.params)
     gates, decays = [], []
     done = 0
     for seq in built.sequences:
@@ -81,7 +80,7 @@ def gate_traces(network, *, quantiles=QUANTILES, progress=None):
         flow = gradient_flow(built.cell, built.params, seq, built.state0, blocks=blocks,
                              progress=tick)
         done += len(seq)
-        gates.append(gate_values(name, built.params, flow.states[:, own], seq))
+        gates.append(gate_values(name, built.params, flow.states, seq))
         decays.append({"spectral": flow.log10_spectral_norm,
                        **{f"{b}_spectral": v.log10_spectral_norm for b, v in flow.blocks.items()}})
     levels = np.asarray(quantiles, dtype=float)

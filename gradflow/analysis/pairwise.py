@@ -65,7 +65,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
     if (m - 1) * n * n * 8 > MAX_BLOCK_BYTES:
         raise ValueError(f"{m - 1} blocks of {n} x {n} need more than 1 GiB: raise the stride")
     linear = Linearization(cell, params)
-    finite = np.all(np.isfinite(states), axis=1)
+    finite = states.finite
     eye = np.eye(n)
     # blocks[i] = ds_{t_{i+1}}/ds_{t_i} / 10**scales[i], unit Frobenius norm.
     blocks, scales = [], []

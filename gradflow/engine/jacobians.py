@@ -19,7 +19,7 @@ import numpy as np
 
 from .linearization import Linearization, NotDifferentiableError, step_jacobian
 from .spectral_norm import frobenius, singular_values, top_singular_value
-from .unroll import default_state, unroll
+from .unroll import default_state, run
 
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_singular_value",
            "Scaled", "BlockNorms", "GradientFlow", "gradient_flow", "lyapunov_spectrum",
@@ -67,7 +67,8 @@ class GradientFlow:
     product there, descending. `products` maps a distance d to ds_T/ds_{T-d} as a `Scaled`
     (n, n) matrix. `loss_gradients`, when asked for, is a `Scaled` (T, n) whose row d - 1 is
     dL/ds_{T-d} = dL/ds_T ds_T/ds_{T-d}. `states` (T+1, n) is the forward trajectory
-    s_0, ..., s_T.
+    s_0, ..., s_T (for a skip connection of length k, the network's own states, without the
+    past states the augmented state carries).
     """
     distance: np.ndarray
     log10_spectral_norm: np.ndarray
@@ -153,7 +154,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     # For the full spectrum, P_d^T is also kept as Q R: J^T Q = Q' R', R <- R' R. The graded
     # triangular R keeps the small singular values that rounding erases from P itself.
     chain = (eye, eye, 0.0) if spectrum_at else None
-    finite = np.all(np.isfinite(states), axis=1)
+    finite = states.finite
     for d in range(1, T + 1):
         t = T - d  # J_{t+1} = ds_{t+1}/ds_t, evaluated at s_t and x_{t+1}
         J = tangent_map(linear, states, inputs, t, eye, finite).T
@@ -201,14 +202,15 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
         log10_loss_gradient_norm=out["loss"],
         blocks={name: BlockNorms(*arrays) for name, arrays in block_out.items()},
         singular_values=spectra,
-        states=states,
+        states=states.own,
         products=products,
         loss_gradients=None if gradients is None else Scaled(gradients, out["loss"].copy()),
     )
 
 
 def trajectory(cell, params, inputs=None, state0=None, steps=None):
-    """Check the inputs and run the cell: (inputs, state0, states (T+1, n)).
+    """Check the inputs and run the cell: (inputs, state0, states), states a `Trajectory`
+    (indexed like the array of s_0, ..., s_T).
 
     `inputs` (T, D) must be finite; None means a cell without input, run for `steps` steps with
     x = None (then `inputs` is returned as a list of T Nones). Raises ValueError naming the
@@ -232,7 +234,7 @@ def trajectory(cell, params, inputs=None, state0=None, steps=None):
     state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
     if not np.all(np.isfinite(state0)):
         raise ValueError("state0 is not finite")
-    return inputs, state0, unroll(cell, params, inputs, state0)
+    return inputs, state0, run(cell, params, inputs, state0)
 
 
 def tangent_map(linear, states, inputs, t, tangents, finite):
@@ -254,7 +256,7 @@ def tangent_map(linear, states, inputs, t, tangents, finite):
 
 
 def _not_finite(states, inputs, t):
-    finite = np.all(np.isfinite(states.reshape(len(states), -1)), axis=1)
+    finite = states.finite
     if finite.all():
         return (f"the Jacobian ds_{t + 1}/ds_{t} is not finite at the state s_{t} (|s_{t}| = "
                 f"{frobenius(states[t]):.3g}): the cell's derivative overflows there")
@@ -329,7 +331,7 @@ def lyapunov_spectrum(cell, params, inputs=None, state0=None, k=None, *, steps=N
         raise ValueError(f"discard must be between 0 and T - 1 = {T - 1}, got {discard}")
     Q = np.eye(n) if k == n else _frame(n, k, seed)
     linear = Linearization(cell, params)
-    finite = np.all(np.isfinite(states), axis=1)
+    finite = states.finite
     total = np.zeros(k)
     with np.errstate(divide="ignore"):
         for t in range(T):
