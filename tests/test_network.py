@@ -79,6 +79,7 @@ def test_fixed_inputs_are_one_sample_of_their_own_length():
     ({"activation": "gelu"}, "unknown activation"),
     ({"skip": "skip:0"}, "at least 1"),
     ({"skip": "wormhole"}, "unknown skip connection"),
+    ({"init": "xavier"}, "unknown init"),
 ])
 def test_bad_descriptions_are_refused_when_made(changes, message):
     with pytest.raises(ValueError, match=message):

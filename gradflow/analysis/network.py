@@ -24,7 +24,7 @@ import numpy as np
 
 from .._version import __version__
 from ..cells.builtin import get_cell
-from ..cells.initializers import init_params
+from ..cells.initializers import INITS, init_params
 from ..cells.skips import transform
 
 __all__ = ["Network", "Built", "random_inputs"]
@@ -103,6 +103,8 @@ class Network:
                 raise ValueError(f"inputs must have shape (T, D) with T >= 1, got {inputs.shape}")
             if self.samples != 1:
                 raise ValueError("a fixed input sequence is one sample: use samples=1")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose from {', '.join(INITS)}")
         self.cell_function()  # an unknown cell, activation or skip fails here, not later
 
     def replace(self, **changes):
