@@ -1,6 +1,7 @@
 """Training recurrent cells and what it meets: the training loop with BPTT, optimizers and the
 clipping ablation (`loop`), synthetic tasks (`tasks`), held-out loss and accuracy
-(`evaluation`), clipping (`clipping`), Pascanu's cliff (`cliff`). Beside the analyses: imports cells, engine and io; only plotting and the CLI import it.
+(`evaluation`), clipping (`clipping`), Pascanu's cliff (`cliff`). Beside the analyses: imports
+cells, engine and io; only plotting and the CLI import it.
 """
 
 from .loop import (ABLATION_COLUMNS, OPTIMIZERS, Optimizer, Summary, TrainingResult,
