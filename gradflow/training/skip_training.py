@@ -22,8 +22,8 @@ from .._version import __version__
 from ..cells.builtin import CELLS, get_cell
 from ..cells.skips import parse_skip, transform
 from .evaluation import evaluate
-from .loop import OPTIMIZERS, _check_memory, _task_shape, init_model, train
-from .tasks import TASKS, make_task
+from .loop import OPTIMIZERS, _check_memory, init_model, train
+from .tasks import TASKS, make_task, task_shape
 
 __all__ = ["SOLVED", "VARIANTS", "EXTRA_CELLS", "SKIP_TRAINING_TASKS", "SKIP_TRAINING_COLUMNS",
            "FINAL_LOSS_WINDOW", "Run", "SkipTraining", "AccuracyByDelay", "skip_training",
@@ -121,7 +121,7 @@ def _check(tasks, delays, seeds, models, eval_batch):
         for v in values:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name} must be whole numbers of at least {low}, got {v!r}")
-    shortest = min((_task_shape(t, d)[0], t, d) for t in tasks for d in delays)
+    shortest = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays)
     for model, _ in models:
         lag = getattr(model, "lag", 1)
         if lag > shortest[0]:
@@ -137,7 +137,7 @@ def _children(seed):
 def _initial_params(model, base, task, hidden, seed, init, scale, forget_bias):
     """The base cell's weights and read-out from child 0 of the seed, the connection's own
     weights from child 3 (see the module docstring)."""
-    _, input_size, output_size = _task_shape(task, 2)
+    _, input_size, output_size = task_shape(task, 2)
     children = _children(seed)
     params = init_model(base, hidden, input_size, output_size, init=init, scale=scale,
                         forget_bias=forget_bias, seed=np.random.default_rng(children[0]))

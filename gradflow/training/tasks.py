@@ -20,7 +20,7 @@ import numpy as np
 from autograd.scipy.special import logsumexp
 
 __all__ = ["TaskBatch", "TASKS", "make_task", "adding_problem", "copy_memory", "delayed_recall",
-           "hello_lm", "copy_memory_baseline", "task_loss", "loss_sum"]
+           "hello_lm", "copy_memory_baseline", "task_loss", "loss_sum", "task_shape"]
 
 
 class TaskBatch(NamedTuple):
@@ -153,6 +153,16 @@ def make_task(name, steps, batch, rng):
     if batch < 1:
         raise ValueError(f"batch must be positive, got {batch}")
     return TASKS[name](steps, batch, rng)
+
+
+def task_shape(name, steps):
+    """(sequence length L, input size D, output size O) of task `name` at length `steps`, from
+    two tiny batches (L is affine in steps for every task): nothing of size `steps` is
+    allocated."""
+    rng = np.random.default_rng(0)
+    small, next_ = (make_task(name, k, 1, rng) for k in (2, 3))
+    a, b = small.inputs.shape, next_.inputs.shape
+    return a[0] + (steps - 2) * (b[0] - a[0]), a[-1], small.output_size
 
 
 def loss_sum(kind, outputs, targets):
