@@ -24,7 +24,7 @@ TINY = ["--variants", "none,skip:2", "--extra-cells", "gru", "--delays", "1,2", 
 def library():
     return skip_training("rnn", variants=("none", "skip:2"), extra_cells=("gru",),
                          tasks=("recall", "copy"), delays=(1, 2), seeds=(0, 1), hidden=3,
-                         batch=2, updates=2, lr=0.003, eval_batch=8)
+                         batch=2, updates=2, lr=0.005, eval_batch=8)
 
 
 def run(args):
@@ -56,7 +56,7 @@ def parse_tables(text):
 def test_table_is_the_librarys_accuracy_per_task_model_and_delay():
     code, out, err = run(["ablate", "skip-training", *TINY])
     assert code == 0, err
-    assert out.splitlines()[0].startswith("gradflow ") and "adam at lr 0.003" in out
+    assert out.splitlines()[0].startswith("gradflow ") and "adam at lr 0.005" in out
     tables = parse_tables(out)
     lib = library()
     assert list(tables) == ["recall", "copy"]
@@ -78,6 +78,19 @@ def test_an_lstm_that_learns_solves_the_short_delay():
     assert code == 0, err
     rows = parse_tables(out)["recall"]
     assert rows["lstm"] == ["1.00", "2"]  # accuracy 1 at delay 2: solved up to 2
+
+
+def test_each_task_its_own_delays():
+    # TINY's --delays 1,2 is for every task without its own list: here, none
+    code, out, err = run(["ablate", "skip-training", *TINY, "--delays", "copy:3",
+                          "--delays", "recall:2,4"])
+    assert code == 0, err
+    tables = parse_tables(out)
+    assert out.count("model   ") == 2
+    header = [line.split() for line in out.splitlines() if line.startswith("model")]
+    assert header == [["model", "2", "4", "solves", "up", "to"],
+                      ["model", "3", "solves", "up", "to"]]
+    assert list(tables["recall"]) == ["rnn", "rnn+skip:2", "gru"]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json", "npz"])
@@ -149,6 +162,10 @@ def test_plot_refuses_a_file_of_another_kind(tmp_path):
     (["--delays", "0,5"], "a delay must be at least 1, got 0"),
     (["--delays", "5,5"], "delay '5' is given twice"),
     (["--delays", "5,x"], "'x' is not a whole number"),
+    (["--delays", "recall:5", "--delays", "recall:6"], "delays for recall are given twice"),
+    (["--delays", "adding:5"], "unknown task 'adding'"),
+    (["--tasks", "recall", "--delays", "copy:5"], "delays are given for copy, which --tasks "
+                                                  "does not train"),
     (["--seeds", "0,-1"], "a seed must be at least 0"),
     (["--clip-threshold", "0"], "--clip-threshold"),
     (["--clip-threshold", "nan"], "is not a finite number"),

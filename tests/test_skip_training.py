@@ -27,18 +27,31 @@ def test_one_run_per_task_delay_model_and_seed_in_that_order():
     assert all(0 <= r.accuracy <= 1 and np.isfinite(r.eval_loss) for r in result.runs)
     assert all(r.baseline == pytest.approx(np.log(8)) for r in result.runs if r.task == "recall")
     m = result.metadata
-    assert m["models"] == ["rnn", "rnn+skip:2", "gru"] and m["delays"] == [1, 3]
+    assert m["models"] == ["rnn", "rnn+skip:2", "gru"]
+    assert m["delays"] == {"recall": [1, 3], "copy": [1, 3]}
     assert m["optimizer"] == "adam" and m["clip_threshold"] == 1.0 and m["updates"] == 2
     assert m["cell"] == "rnn" and m["solved_level"] == 0.9 and "gradflow_version" in m
+
+
+def test_each_task_may_have_its_own_delays():
+    result = skip_training("rnn", variants=("none",), extra_cells=(), tasks=("copy", "recall"),
+                           delays={"recall": (2, 6, 4), "copy": (3,)}, seeds=(0,), **TINY)
+    assert [(r.task, r.delay) for r in result.runs] == [("copy", 3), ("recall", 2),
+                                                        ("recall", 6), ("recall", 4)]
+    assert accuracy_by_delay(result, "recall").delays == (2, 4, 6)
+    assert result.metadata["delays"] == {"copy": [3], "recall": [2, 6, 4]}
+    default = skip_training("rnn", variants=("none",), extra_cells=(), tasks=("copy",),
+                            seeds=(0,), **{**TINY, "updates": 1})
+    assert [r.delay for r in default.runs] == [5, 10, 20]  # DELAYS["copy"]
 
 
 def test_the_plain_cell_is_trained_exactly_as_train_trains_it():
     result = skip_training("rnn", variants=("none",), extra_cells=("lstm",), tasks=("recall",),
                            delays=(4,), seeds=(3,), hidden=5, batch=4, updates=12, lr=0.02,
-                           optimizer="momentum", clip_threshold=None)
+                           optimizer="momentum", clip_threshold=None, forget_bias=2.0)
     for run in result.runs:
         alone = train(run.model, "recall", steps=4, hidden=5, batch=4, updates=12, lr=0.02,
-                      optimizer="momentum", clip_mode="none", seed=3)
+                      optimizer="momentum", clip_mode="none", forget_bias=2.0, seed=3)
         assert run.final_loss == np.mean(alone.loss[-10:])
 
 
@@ -56,7 +69,16 @@ def test_every_variant_starts_from_the_base_cells_weights_and_batches(variant):
         assert other.final_loss == pytest.approx(plain.final_loss, rel=1e-12)
 
 
-def test_a_trained_lstm_solves_an_easy_recall_and_the_others_are_judged_held_out():
+def test_worker_processes_give_the_same_runs():
+    settings = {"variants": ("none", "highway"), "extra_cells": ("lstm",), "tasks": ("recall",),
+                "delays": (2, 3), "seeds": (0, 1), **TINY}
+    ticks = []
+    assert skip_training(workers=2, progress=lambda: ticks.append(1), **settings).runs == \
+        skip_training(**settings).runs
+    assert len(ticks) == 12
+
+
+def test_a_trained_lstm_solves_an_easy_recall():
     result = skip_training("rnn", variants=(), extra_cells=("lstm",), tasks=("recall",),
                            delays=(2,), seeds=(0,), hidden=8, batch=32, updates=60, lr=0.05,
                            eval_batch=512)
@@ -131,11 +153,19 @@ def test_a_table_without_a_column_is_refused():
     ({"delays": (3, 3)}, "delay 3 is given twice"),
     ({"delays": (2.5,)}, "delays must be whole numbers"),
     ({"seeds": (-1,)}, "seeds must be whole numbers of at least 0"),
+    ({"delays": {"recall": (3,), "copy": (3,)}}, "delays are given for task 'copy', which is "
+                                                  "not trained"),
+    ({"tasks": ("recall", "copy"), "delays": {"recall": (3,)}}, "no delays are given for task "
+                                                                 "'copy'"),
+    ({"delays": {"recall": ()}}, "at least one delay"),
     ({"variants": ("skip:9",), "delays": (3, 30)}, "the lag 9 is longer than the shortest "
                                                      r"sequence \(recall at delay 3: 5 steps\)"),
     ({"clip_threshold": 0.0}, "clipping threshold must be positive"),
     ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
     ({"lr": -1.0}, "learning rate"),
+    ({"updates": 0}, "updates must be positive"),
+    ({"workers": 0}, "workers must be a whole number of at least 1"),
+    ({"cell": "elman"}, "unknown cell 'elman'"),
 ])
 def test_refusals(kws, message):
     settings = {"tasks": ("recall",), "delays": (3,), "seeds": (0,), **TINY, **kws}

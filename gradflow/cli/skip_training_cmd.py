@@ -12,7 +12,9 @@ from ..plotting.skip_training import plot_skip_training
 from ..plotting.style import RC, TWO_COLUMN
 from ..training.loop import OPTIMIZERS
 from ..training.tasks import task_shape
-from ..training.skip_training import (EXTRA_CELLS, SKIP_TRAINING_TASKS, SOLVED, VARIANTS, accuracy_by_delay, skip_training,
+from ..training.skip_training import (DELAYS, EXTRA_CELLS, SKIP_TRAINING_TASKS, SOLVED,
+                                      VARIANTS,
+                                      accuracy_by_delay, skip_training,
                                       skip_training_from_table, skip_training_to_table)
 from .base import ablate, check_results_path, one_line_errors, plot, progress_bar, \
     write_results
@@ -20,7 +22,6 @@ from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .params import FINITE, FilePath, FiniteFloat
 from .plot_cmds import read_results
 
-DELAYS = (5, 10, 20, 40)
 FIGURE_SIZE = (TWO_COLUMN[0], 2.8)  # inches: one panel per task and the legend beside them
 
 
@@ -29,7 +30,7 @@ def _items(kind, check):
     none twice; 'none' alone is the empty list where `kind` allows it."""
     def parse(ctx, param, value):
         items = [v.strip() for v in value.split(",")]
-        if kind in ("cell",) and items == ["none"]:
+        if kind == "cell" and items == ["none"]:
             return ()
         out = []
         for item in items:
@@ -73,6 +74,33 @@ def _whole(low, what):
     return check
 
 
+def _delay_lists(ctx, param, values):
+    """--delays, repeated: [(task or None, delays)]; 'recall:5,10' is for recall only, '5,10'
+    for every task without a list of its own."""
+    out = []
+    for value in values:
+        task, _, listed = value.rpartition(":")
+        if task and task not in SKIP_TRAINING_TASKS:
+            raise click.BadParameter(f"{value!r}: unknown task {task!r}; choose from "
+                                     f"{', '.join(SKIP_TRAINING_TASKS)}")
+        if any(t == (task or None) for t, _ in out):
+            raise click.BadParameter(f"{value!r}: delays for "
+                                     f"{task or 'every task'} are given twice")
+        out.append((task or None, _items("delay", _whole(1, "a delay"))(ctx, param, listed)))
+    return out
+
+
+def resolve_delays(tasks, lists):
+    """{task: delays} from the parsed --delays (exit 2 for a list of a task not trained)."""
+    own = {t: d for t, d in lists if t is not None}
+    every = next((d for t, d in lists if t is None), None)
+    for task in own:
+        if task not in tasks:
+            raise click.BadParameter(f"delays are given for {task}, which --tasks does not "
+                                     "train", param_hint="--delays")
+    return {t: own.get(t, every if every is not None else DELAYS[t]) for t in tasks}
+
+
 def _threshold(ctx, param, value):
     if value.strip().lower() == "none":
         return None
@@ -91,7 +119,8 @@ def _settings_line(metadata):
     clip = ("no clipping" if m["clip_threshold"] is None
             else f"norm clipping at {m['clip_threshold']:g}")
     seeds = ",".join(str(s) for s in m["seeds"])
-    return (f"gradflow {__version__}: base cell {m['cell']}, H={m['hidden']}, batch {m['batch']}, {m['updates']} updates "
+    return (f"gradflow {__version__}: base cell {m['cell']}, H={m['hidden']}, batch "
+            f"{m['batch']}, {m['updates']} updates "
             f"of {m['optimizer']} at lr {m['lr']:g}, {clip}, forget bias "
             f"{m['forget_bias']:g}, skip scale {m['skip_scale']:g}, highway bias "
             f"{m['highway_bias']:g}, seeds {seeds}; accuracy on {m['eval_batch']} held-out "
@@ -155,17 +184,18 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
               callback=_items("task", _task), metavar="T1,T2",
               help="Tasks that need memory: recall (the first of T + 1 tokens, asked for after "
                    "T distractors), copy (10 tokens, copied after T blanks).")
-@click.option("--delays", default=",".join(str(d) for d in DELAYS), show_default=True,
-              callback=_items("delay", _whole(1, "a delay")), metavar="T1,T2,...",
-              help="Delays T in time steps, each at least 1: recall's distractors, copy's "
-                   "blanks.")
+@click.option("--delays", "delay_lists", multiple=True, callback=_delay_lists,
+              metavar="[TASK:]T1,T2,...", help="Delays T in time steps, each at least 1: "
+              "recall's distractors, copy's blanks; TASK: gives a task its own list. Repeat for "
+              "each task. [default: " + "; ".join(f"{t}:{','.join(map(str, d))}"
+                                                  for t, d in DELAYS.items()) + "]")
 @click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True,
               metavar="H", help="Hidden units of every model.")
 @click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True,
               metavar="B", help="Sequences per mini-batch.")
-@click.option("--updates", type=click.IntRange(min=1), default=800, show_default=True,
+@click.option("--updates", type=click.IntRange(min=1), default=300, show_default=True,
               metavar="N", help="Parameter updates per run (the same budget for all).")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.003, show_default=True,
+@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.005, show_default=True,
               metavar="RATE", help="Learning rate (step size, unitless; positive and finite).")
 @click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
               show_default=True, help="Optimizer of every run.")
@@ -187,6 +217,9 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
                    "training batches and the held-out batch (the same for every model).")
 @click.option("--eval-batch", type=click.IntRange(min=1), default=256, show_default=True,
               metavar="N", help="Held-out sequences on which each trained model is judged.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="N", help="Processes training runs side by side (at most one per core "
+                                "helps); the results do not depend on N.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="What to print on stdout: the accuracy tables for people, "
                                       "or one row per run as CSV / JSON (columns in the README).")
@@ -198,9 +231,9 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
                    ".svg).")
 @click.option("--skip", hidden=True, expose_value=False, callback=_refuse_skip)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def skip_training_command(cell, variants, extra_cells, tasks, delays, hidden, batch, updates,
-                          lr, optimizer, clip_threshold, forget_bias, skip_scale, highway_bias,
-                          seeds, eval_batch, fmt, output, figure, quiet):
+def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidden, batch,
+                          updates, lr, optimizer, clip_threshold, forget_bias, skip_scale, highway_bias,
+                          seeds, eval_batch, workers, fmt, output, figure, quiet):
     """Train the base cell under each skip connection, and the other cells, on tasks that need
     memory at several delays: the same budget, optimizer, clipping and seeds for all.
 
@@ -214,25 +247,26 @@ def skip_training_command(cell, variants, extra_cells, tasks, delays, hidden, ba
         check_results_path(output)
     if figure is not None:
         check_figure_path(figure)
+    delays = resolve_delays(tasks, delay_lists)
     if "none" in variants and cell in extra_cells:
         raise click.BadParameter(f"{cell} is the base cell, trained already as variant none",
                                  param_hint="--extra-cells")
-    length, task, delay = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays)
+    length, task, delay = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays[t])
     for v in variants:
         lag = (parse_skip(v) or (None, None))[1]
         if lag is not None and lag > length:
             raise click.BadParameter(f"{v}: the lag {lag} is longer than the shortest sequence "
                                      f"({task} at delay {delay}: {length} steps)",
                                      param_hint="--variants")
-    runs = len(tasks) * len(delays) * len(seeds) * \
-        (len(variants) + len(extra_cells))
+    runs = sum(map(len, delays.values())) * len(seeds) * (len(variants) + len(extra_cells))
     with one_line_errors(), progress_bar(runs, "training runs", quiet) as bar:
         result = skip_training(cell, variants=variants, extra_cells=extra_cells, tasks=tasks,
                                delays=delays, seeds=seeds, hidden=hidden, batch=batch,
                                updates=updates, lr=lr, optimizer=optimizer,
                                clip_threshold=clip_threshold, skip_scale=skip_scale,
                                highway_bias=highway_bias, forget_bias=forget_bias,
-                               eval_batch=eval_batch, progress=lambda: bar.update(1))
+                               eval_batch=eval_batch, workers=workers,
+                               progress=lambda: bar.update(1))
     table = skip_training_to_table(result)
     if output is not None:
         write_results(output, table)

@@ -22,16 +22,20 @@ from .._version import __version__
 from ..cells.builtin import CELLS, get_cell
 from ..cells.skips import parse_skip, transform
 from .evaluation import evaluate
-from .loop import OPTIMIZERS, _check_memory, init_model, train
+from .loop import _check_memory, _check_settings, init_model, train
 from .tasks import TASKS, make_task, task_shape
 
-__all__ = ["SOLVED", "VARIANTS", "EXTRA_CELLS", "SKIP_TRAINING_TASKS", "SKIP_TRAINING_COLUMNS",
+__all__ = ["SOLVED", "VARIANTS", "DELAYS", "EXTRA_CELLS", "SKIP_TRAINING_TASKS", "SKIP_TRAINING_COLUMNS",
            "FINAL_LOSS_WINDOW", "Run", "SkipTraining", "AccuracyByDelay", "skip_training",
            "accuracy_by_delay", "skip_training_to_table", "skip_training_from_table"]
 
 SOLVED = 0.9  # a model solves a delay when its held-out accuracy, mean over seeds, reaches this
 FINAL_LOSS_WINDOW = 10  # updates averaged into the final training loss (one batch is noisy)
 VARIANTS = ("none", "residual", "skip:4", "dense:4", "highway")
+# A copy sequence is T + 20 steps long with a loss at every step, so a copy run costs about
+# three times a recall run of the same delay: the longest delay is spent on recall alone, which
+# keeps the default sweep (105 runs) within minutes.
+DELAYS = {"recall": (5, 10, 20, 40), "copy": (5, 10, 20)}
 EXTRA_CELLS = ("lstm", "gru")
 SKIP_TRAINING_TASKS = tuple(name for name in TASKS
                             if make_task(name, 2, 1, 0).memory_steps is not None)
@@ -88,27 +92,52 @@ def _distinct(what, values):
         raise ValueError(f"{what} {twice[0]!r} is given twice")
 
 
+def _model(cell, variant, skip_scale, highway_bias):
+    """(model, base): the built-in cell `cell` (a name) under the connection `variant` (None
+    for none). Built from names, so that a worker process can build it again."""
+    base = get_cell(cell)
+    return transform(base, variant, scale=skip_scale, highway_bias=highway_bias), base
+
+
 def _models(cell, variants, extra_cells, skip_scale, highway_bias):
-    """[(model, base)]: the variants of `cell`, then the extra cells (their own base)."""
-    base = get_cell(cell) if isinstance(cell, str) else cell
-    models = []
+    """[(name, cell, variant)]: the variants of `cell`, then the extra cells."""
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
+    specs = []
     for v in variants:
         if v != "none":
             parse_skip(v)
-        models.append((transform(base, None if v == "none" else v, scale=skip_scale,
-                                 highway_bias=highway_bias), base))
+        specs.append((cell, None if v == "none" else v))
     for name in extra_cells:
         if name not in CELLS:
             raise ValueError(f"unknown cell {name!r}; choose from {', '.join(CELLS)}")
-        models.append((get_cell(name), get_cell(name)))
-    if not models:
+        specs.append((name, None))
+    if not specs:
         raise ValueError("give at least one variant or cell to train")
-    _distinct("model", [m.name for m, _ in models])
+    models = [(_model(c, v, skip_scale, highway_bias)[0].name, c, v) for c, v in specs]
+    _distinct("model", [name for name, _, _ in models])
     return models
 
 
+def _delays_by_task(tasks, delays):
+    """{task: delays}: `delays` is one sequence for every task, a mapping task -> sequence
+    naming exactly the tasks, or None (DELAYS)."""
+    if delays is None:
+        return {t: DELAYS[t] for t in tasks}
+    if isinstance(delays, Mapping):
+        extra = [t for t in delays if t not in tasks]
+        if extra:
+            raise ValueError(f"delays are given for task {extra[0]!r}, which is not trained")
+        missing = [t for t in tasks if t not in delays]
+        if missing:
+            raise ValueError(f"no delays are given for task {missing[0]!r}")
+        return {t: tuple(delays[t]) for t in tasks}
+    return {t: tuple(delays) for t in tasks}
+
+
 def _check(tasks, delays, seeds, models, eval_batch):
-    for what, values in (("task", tasks), ("delay", delays), ("seed", seeds)):
+    """`delays` is {task: delays}."""
+    for what, values in (("task", tasks), ("seed", seeds)):
         if not values:
             raise ValueError(f"give at least one {what}")
         _distinct(what, values)
@@ -116,16 +145,20 @@ def _check(tasks, delays, seeds, models, eval_batch):
         if task not in SKIP_TRAINING_TASKS:
             raise ValueError(f"task {task!r} has no accuracy to compare; choose from "
                              f"{', '.join(SKIP_TRAINING_TASKS)}")
-    for name, values, low in (("delays", delays, 1), ("seeds", seeds, 0),
+        if not delays[task]:
+            raise ValueError("give at least one delay")
+        _distinct("delay", delays[task])
+    every_delay = [d for task in tasks for d in delays[task]]
+    for name, values, low in (("delays", every_delay, 1), ("seeds", seeds, 0),
                               ("eval_batch", [eval_batch], 1)):
         for v in values:
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name} must be whole numbers of at least {low}, got {v!r}")
-    shortest = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays)
-    for model, _ in models:
-        lag = getattr(model, "lag", 1)
-        if lag > shortest[0]:
-            raise ValueError(f"{model.name}: the lag {lag} is longer than the shortest sequence "
+    shortest = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays[t])
+    for name, _, variant in models:
+        lag = (parse_skip(variant) or (None, None))[1]
+        if lag is not None and lag > shortest[0]:
+            raise ValueError(f"{name}: the lag {lag} is longer than the shortest sequence "
                              f"({shortest[1]} at delay {shortest[2]}: {shortest[0]} steps)")
 
 
@@ -147,31 +180,77 @@ def _initial_params(model, base, task, hidden, seed, init, scale, forget_bias):
     return params
 
 
+def _one_run(job):
+    """Train and evaluate one model on one task, delay and seed; `job` is a dict of plain
+    values (picklable: worker processes build the model again from its names). Returns a
+    `Run`."""
+    model, base = _model(job["cell"], job["variant"], job["skip_scale"], job["highway_bias"])
+    task, delay, seed = job["task"], job["delay"], job["seed"]
+    params = _initial_params(model, base, task, job["budget"]["hidden"], seed, job["init"],
+                             job["scale"], job["forget_bias"])
+    result = train(model, task, steps=delay, seed=seed, params=params, **job["budget"])
+    held_out = evaluate(model, result.params, task, delay, batch=job["eval_batch"],
+                        seed=_children(seed)[2])
+    return Run(model.name, task, int(delay), int(seed),
+               float(np.mean(result.loss[-FINAL_LOSS_WINDOW:])), held_out.loss,
+               held_out.accuracy, held_out.chance, held_out.baseline, bool(result.diverged),
+               len(result.loss))
+
+
+def _map(jobs, workers, progress):
+    """[_one_run(job) for job in jobs], in `workers` processes when more than one; every run
+    depends on its job alone, so the results are the same for any number of workers."""
+    tick = progress or (lambda: None)
+    if workers == 1 or len(jobs) == 1:
+        out = []
+        for job in jobs:
+            out.append(_one_run(job))
+            tick()
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # 'spawn', not 'fork': forking a process whose BLAS has started threads can deadlock
+    # (Python 3.12 warns), and a fresh interpreter inherits the environment, hence the
+    # pinned floating-point kernels of `make figures`.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = {pool.submit(_one_run, job): i for i, job in enumerate(jobs)}
+        out = [None] * len(jobs)
+        for future in as_completed(futures):
+            out[futures[future]] = future.result()
+            tick()
+    return out
+
+
 def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
-                  tasks=("recall", "copy"), delays=(5, 10, 20, 40), seeds=(0, 1, 2), hidden=32,
-                  batch=32, updates=300, lr=0.003, optimizer="adam", clip_threshold=1.0,
+                  tasks=("recall", "copy"), delays=None, seeds=(0, 1, 2), hidden=32,
+                  batch=32, updates=300, lr=0.005, optimizer="adam", clip_threshold=1.0,
                   skip_scale=1.0, highway_bias=-1.0, forget_bias=1.0, init="gaussian",
-                  scale=1.0, eval_batch=256, max_loss=1e6, progress=None):
+                  scale=1.0, eval_batch=256, max_loss=1e6, workers=1, progress=None):
     """Train `cell` under each skip connection of `variants`, and each of `extra_cells`, on every
     task, delay and seed with the same budget, and evaluate each on held-out sequences.
 
     Args:
-      cell: the base cell, a name in `gradflow.cells.CELLS` or a built-in cell function.
+      cell: the base cell, a name in `gradflow.cells.CELLS` ('rnn' is the tanh RNN).
       variants: connections around the base cell, each at most once: 'none' (the cell alone),
         'residual', 'skip:K', 'dense:K', 'highway' (`gradflow.cells.skips.transform`).
       extra_cells: other cells trained alongside (names in CELLS), without a connection.
       tasks: tasks with an accuracy (SKIP_TRAINING_TASKS: 'recall', 'copy').
-      delays: the tasks' length parameters T, each >= 1: recall, the number of distractors
-        between the token and the query (the answer is T + 1 steps back); copy, the blank
-        steps (each copied token is T + 10 steps back).
+      delays: the tasks' length parameters T, each >= 1, one sequence for every task or a
+        mapping task -> sequence (default DELAYS): recall, the number of distractors between the token and the
+        query (the answer is T + 1 steps back); copy, the blank steps (each copied token is
+        T + 10 steps back).
       seeds: one run per seed (see the module docstring for what each seed fixes).
       hidden, batch, updates, lr, optimizer: the budget, the same for every run.
       clip_threshold: global-norm clipping at this threshold for every run, or None.
       skip_scale, highway_bias: the connections' initialisation (b of skip:K and dense:K; the
         highway gate's bias).
-      forget_bias, init, scale: the cells' initialisation (`init_params`).
+      forget_bias, init, scale: the cells' initialisation (`init_params`; the forget bias is
+        the LSTM's forget gate and the GRU's update gate, signed to keep memory).
       eval_batch: held-out sequences per evaluation.
       max_loss: a training loss above this stops a run as diverged.
+      workers: processes that train runs side by side (the results do not depend on it).
       progress: called with no argument after each run.
 
     Returns:
@@ -182,7 +261,8 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
       below 1, a lag longer than the shortest sequence, or a setting `train` refuses.
     """
     variants, extra_cells = tuple(variants), tuple(extra_cells)
-    tasks, delays, seeds = tuple(tasks), tuple(delays), tuple(seeds)
+    tasks, seeds = tuple(tasks), tuple(seeds)
+    delays = _delays_by_task(tasks, delays)
     _distinct("variant", variants)
     _distinct("cell", extra_cells)
     models = _models(cell, variants, extra_cells, skip_scale, highway_bias)
@@ -190,42 +270,37 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
     if clip_threshold is not None and not (clip_threshold > 0 and math.isfinite(clip_threshold)):
         raise ValueError(f"the clipping threshold must be positive and finite, got "
                          f"{clip_threshold}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    for model, _ in models:
-        for task in tasks:
-            _check_memory(model, task, max(delays), hidden, batch, None)
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a whole number of at least 1, got {workers!r}")
     budget = {"hidden": hidden, "batch": batch, "updates": updates, "lr": lr,
               "optimizer": optimizer, "max_loss": max_loss,
               "clip_mode": "none" if clip_threshold is None else "norm",
               "threshold": 1.0 if clip_threshold is None else clip_threshold}
-    runs = []
-    for task in tasks:
-        for delay in delays:
-            for model, base in models:
-                for seed in seeds:
-                    params = _initial_params(model, base, task, hidden, seed, init, scale,
-                                             forget_bias)
-                    result = train(model, task, steps=delay, seed=seed, params=params,
-                                   **budget)
-                    held_out = evaluate(model, result.params, task, delay, batch=eval_batch,
-                                        seed=_children(seed)[2])
-                    runs.append(Run(model.name, task, int(delay), int(seed),
-                                    float(np.mean(result.loss[-FINAL_LOSS_WINDOW:])),
-                                    held_out.loss, held_out.accuracy, held_out.chance,
-                                    held_out.baseline, bool(result.diverged),
-                                    len(result.loss)))
-                    if progress is not None:
-                        progress()
-    base_name = models[0][1].name if variants else None
-    metadata = {"cell": base_name, "variants": list(variants), "extra_cells": list(extra_cells),
-                "models": [m.name for m, _ in models], "tasks": list(tasks),
-                "delays": [int(d) for d in delays], "seeds": [int(s) for s in seeds],
-                "hidden": hidden, "batch": batch, "updates": updates, "lr": lr,
-                "optimizer": optimizer, "clip_threshold": clip_threshold,
-                "skip_scale": skip_scale, "highway_bias": highway_bias,
-                "forget_bias": forget_bias, "init": init, "scale": scale,
-                "eval_batch": eval_batch, "max_loss": max_loss,
+    common = {"skip_scale": skip_scale, "highway_bias": highway_bias, "init": init,
+              "scale": scale, "forget_bias": forget_bias, "eval_batch": eval_batch,
+              "budget": budget}
+    _check_settings(clip_mode=budget["clip_mode"], optimizer=optimizer, task=tasks[0],
+                    hidden=hidden, batch=batch, updates=updates, lr=lr,
+                    threshold=budget["threshold"], truncation=None, scale=scale,
+                    forget_bias=forget_bias, max_loss=max_loss)
+    for _, name, variant in models:
+        for task in tasks:  # refusals now, not in the middle of the sweep
+            _check_memory(_model(name, variant, skip_scale, highway_bias)[0], task,
+                          max(delays[task]), hidden, batch, None)
+    jobs = [{"cell": name, "variant": variant, "task": task, "delay": int(delay),
+             "seed": int(seed), **common}
+            for task in tasks for delay in delays[task] for _, name, variant in models
+            for seed in seeds]
+    runs = _map(jobs, int(workers), progress)
+    metadata = {"cell": cell if variants else None, "variants": list(variants),
+                "extra_cells": list(extra_cells), "models": [name for name, _, _ in models],
+                "tasks": list(tasks),
+                "delays": {t: [int(d) for d in delays[t]] for t in tasks},
+                "seeds": [int(s) for s in seeds], "hidden": hidden, "batch": batch,
+                "updates": updates, "lr": lr, "optimizer": optimizer,
+                "clip_threshold": clip_threshold, "skip_scale": skip_scale,
+                "highway_bias": highway_bias, "forget_bias": forget_bias, "init": init,
+                "scale": scale, "eval_batch": eval_batch, "max_loss": max_loss,
                 "final_loss_window": FINAL_LOSS_WINDOW, "solved_level": SOLVED,
                 "gradflow_version": __version__}
     return SkipTraining(tuple(runs), metadata)
