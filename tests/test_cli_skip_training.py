@@ -91,6 +91,12 @@ def test_each_task_its_own_delays():
     assert header == [["model", "2", "4", "solves", "up", "to"],
                       ["model", "3", "solves", "up", "to"]]
     assert list(tables["recall"]) == ["rnn", "rnn+skip:2", "gru"]
+    # a list without a task is for every task without its own
+    code, out, err = run(["ablate", "skip-training", *TINY[:4], *TINY[6:], "--delays", "1,3",
+                          "--delays", "recall:2", "--format", "csv"])
+    assert code == 0, err
+    rows = [line.split(",")[1:3] for line in out.splitlines()[1:]]
+    assert sorted(set(map(tuple, rows))) == [("copy", "1"), ("copy", "3"), ("recall", "2")]
 
 
 @pytest.mark.parametrize("suffix", ["csv", "json", "npz"])
