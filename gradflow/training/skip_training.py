@@ -197,6 +197,12 @@ def _one_run(job):
                len(result.loss))
 
 
+def _cost(job):
+    """A run's relative cost: its sequence length, times 1.5 where every step has a loss."""
+    length = task_shape(job["task"], job["delay"])[0]
+    return length * (1.5 if job["task"] == "copy" else 1.0)
+
+
 def _map(jobs, workers, progress):
     """[_one_run(job) for job in jobs], in `workers` processes when more than one; every run
     depends on its job alone, so the results are the same for any number of workers."""
@@ -214,8 +220,11 @@ def _map(jobs, workers, progress):
     # (Python 3.12 warns), and a fresh interpreter inherits the environment, hence the
     # pinned floating-point kernels of `make figures`.
     context = multiprocessing.get_context("spawn")
+    # The longest runs first, so that no worker is left with a long one at the end; the cost
+    # of a run grows with its sequence length, and copy reads an output at every step.
+    longest_first = sorted(range(len(jobs)), key=lambda i: -_cost(jobs[i]))
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(_one_run, job): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(_one_run, jobs[i]): i for i in longest_first}
         out = [None] * len(jobs)
         for future in as_completed(futures):
             out[futures[future]] = future.result()
