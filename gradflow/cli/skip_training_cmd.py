@@ -104,8 +104,7 @@ def resolve_delays(tasks, lists):
 def _threshold(ctx, param, value):
     if value.strip().lower() == "none":
         return None
-    number = FiniteFloat(min=0, min_open=True).convert(value, param, ctx)
-    return number
+    return FiniteFloat(min=0, min_open=True).convert(value, param, ctx)
 
 
 def _refuse_skip(ctx, param, value):
@@ -232,8 +231,8 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
 @click.option("--skip", hidden=True, expose_value=False, callback=_refuse_skip)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidden, batch,
-                          updates, lr, optimizer, clip_threshold, forget_bias, skip_scale, highway_bias,
-                          seeds, eval_batch, workers, fmt, output, figure, quiet):
+                          updates, lr, optimizer, clip_threshold, forget_bias, skip_scale,
+                          highway_bias, seeds, eval_batch, workers, fmt, output, figure, quiet):
     """Train the base cell under each skip connection, and the other cells, on tasks that need
     memory at several delays: the same budget, optimizer, clipping and seeds for all.
 

@@ -26,8 +26,8 @@ from .loop import _check_memory, _check_settings, init_model, train
 from .tasks import TASKS, make_task, task_shape
 
 __all__ = ["SOLVED", "VARIANTS", "DELAYS", "EXTRA_CELLS", "SKIP_TRAINING_TASKS",
-           "SKIP_TRAINING_COLUMNS", "FINAL_LOSS_WINDOW", "Run", "SkipTraining", "AccuracyByDelay", "skip_training",
-           "accuracy_by_delay", "skip_training_to_table", "skip_training_from_table"]
+           "SKIP_TRAINING_COLUMNS", "FINAL_LOSS_WINDOW", "Run", "SkipTraining", "AccuracyByDelay",
+           "skip_training", "accuracy_by_delay", "skip_training_to_table", "skip_training_from_table"]
 
 SOLVED = 0.9  # a model solves a delay when its held-out accuracy, mean over seeds, reaches this
 FINAL_LOSS_WINDOW = 10  # updates averaged into the final training loss (one batch is noisy)
@@ -247,9 +247,9 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
       extra_cells: other cells trained alongside (names in CELLS), without a connection.
       tasks: tasks with an accuracy (SKIP_TRAINING_TASKS: 'recall', 'copy').
       delays: the tasks' length parameters T, each >= 1, one sequence for every task or a
-        mapping task -> sequence (default DELAYS): recall, the number of distractors between the token and the
-        query (the answer is T + 1 steps back); copy, the blank steps (each copied token is
-        T + 10 steps back).
+        mapping task -> sequence (default DELAYS): recall, the number of distractors between
+        the token and the query (the answer is T + 1 steps back); copy, the blank steps (each
+        copied token is T + 10 steps back).
       seeds: one run per seed (see the module docstring for what each seed fixes).
       hidden, batch, updates, lr, optimizer: the budget, the same for every run.
       clip_threshold: global-norm clipping at this threshold for every run, or None.
