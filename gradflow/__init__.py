@@ -29,6 +29,9 @@ from .analysis.spectra import spectrum
 from .analysis.skip_ablation import skip_ablation
 from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
+from .training.loop import train
+from .training.evaluation import evaluate
+from .training.skip_training import accuracy_by_delay, skip_training
 
 __version__ = _version.__version__  # written once, in _version.py (setup.cfg reads it there)
 
@@ -38,4 +41,5 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "lyapunov_spectrum", "decay_profile", "DecayProfile", "Summary", "summarize",
            "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table",
            "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
-           "highway", "skip_ablation"]
+           "highway", "skip_ablation", "train", "evaluate", "skip_training",
+           "accuracy_by_delay"]

@@ -174,6 +174,52 @@ def skip_phrases():
             f"{n.meta['steps']}"]
 
 
+def skip_training_phrases():
+    n = Numbers("skip_training")
+    m = n.meta
+    def row(**where):  # the largest delay solved as an int, None (nan in the file) for none
+        r = n.row(**where)
+        solved = r["largest_solved"]
+        return {**r, "largest_solved": None if solved != solved else int(solved)}
+
+    recall = {r: row(task="recall", model=r) for r in n.columns["model"][:7]}
+    copy = {r: row(task="copy", model=r) for r in n.columns["model"][7:]}
+    rnn, lstm, high = recall["rnn"], recall["lstm"], recall["rnn+highway"]
+    connections = [recall[f"rnn+{v}"] for v in ("residual", "skip:4", "dense:4")]
+    assert m["delays"] == {"recall": [5, 10, 20, 40], "copy": [5, 10, 20]}
+    assert lstm["largest_solved"] == recall["gru"]["largest_solved"] == 40
+    assert all(r["largest_solved"] == 40 for r in connections)
+    assert 20 > rnn["largest_solved"] and high["largest_solved"] == 20
+    assert all(r["largest_solved"] is None for r in copy.values())  # "no model solves"
+    chance = {fixed(c, 3) for c in m["chance"].values()}
+    assert chance == {"0.125"}  # "chance 1/8 for both"
+    skip, dense = copy["rnn+skip:4"], copy["rnn+dense:4"]
+    return [f"H = {m['hidden']}, batch {m['batch']}, {m['updates']} updates of Adam at learning "
+            f"rate {m['lr']:g}, global-norm clipping at {m['clip_threshold']:g}, seeds "
+            f"{', '.join(map(str, m['seeds'][:-1]))} and {m['seeds'][-1]}",
+            f"judged on {m['eval_batch']} held-out sequences",
+            f"is at least {m['solved_level']:g}",
+            f"the LSTM solves every delay up to T = {lstm['largest_solved']} (accuracy "
+            f"{fixed(lstm['min_T40'], 2)} to {fixed(lstm['max_T40'], 2)} over the seeds at "
+            "T = 40)",
+            f"the plain tanh RNN only up to T = {rnn['largest_solved']}: at T = 20 its seeds "
+            f"reach {fixed(rnn['min_T20'], 2)} to {fixed(rnn['max_T20'], 2)} (mean "
+            f"{fixed(rnn['mean_T20'], 2)}), and {fixed(rnn['mean_T40'], 2)} at T = 40",
+            "solve recall up to T = 40 as well (mean accuracy "
+            f"{', '.join(fixed(r['mean_T40'], 2) for r in connections[:2])} and "
+            f"{fixed(connections[2]['mean_T40'], 2)} at T = 40)",
+            f"the highway solves T = {high['largest_solved']} by a hair (mean "
+            f"{fixed(high['mean_T20'], 2)}, its seeds between {fixed(high['min_T20'], 2)} and "
+            f"{fixed(high['max_T20'], 2)}: the verdict could flip with the seeds) and falls below "
+            f"the line at T = 40 (mean {fixed(high['mean_T40'], 2)})",
+            f"come closest ({fixed(skip['mean_T5'], 2)} and {fixed(dense['mean_T5'], 2)} at "
+            f"T = 5, {fixed(skip['mean_T20'], 2)} and {fixed(dense['mean_T20'], 2)} at T = 20), "
+            f"well above the LSTM ({fixed(copy['lstm']['mean_T5'], 2)} at T = 5) and the GRU "
+            f"({fixed(copy['gru']['mean_T5'], 2)}); the plain RNN stays at chance "
+            f"({fixed(copy['rnn']['mean_T5'], 2)}, {fixed(copy['rnn']['mean_T10'], 2)} and "
+            f"{fixed(copy['rnn']['mean_T20'], 2)})"]
+
+
 def clipping_phrases():
     n, r = Numbers("clipping_ablation"), Numbers("clipping_recall")
     none, norm, value = (n.row(mode=m) for m in ("none", "norm", "value"))
@@ -233,6 +279,7 @@ SECTIONS = {
     "Clipping: what it changes about training": lambda: clipping_phrases()[0],
     "Pascanu's cliff": cliff_phrases,
     "Skip connections: what they change about the flow": skip_phrases,
+    "Skip connections: what they change about learning": skip_training_phrases,
 }
 # Numbers a section may print that are neither settings of its commands nor results of its run,
 # each for a reason given here.
@@ -251,6 +298,9 @@ CONSTANTS = {
     # initial B = I and gate bias -1, and the band [1e-3, 1e3] of the horizon's definition
     "Skip connections: what they change about the flow":
         {"2", "4", "8", "0", "1", "-1", "1e-3", "1e3"},
+    # the lag in skip:4 and dense:4, the copy task's 10 tokens, chance 1/8, the default forget
+    # bias 1 (in words: "twice", "two of the three", "three times")
+    "Skip connections: what they change about learning": {"4", "10", "1/8", "1"},
 }
 NUMBER = re.compile(r"(?<![\w.^/])-?\d+(?:\.\d+)?(?:e-?\d+)?(?:/\d+)?")
 

@@ -40,4 +40,6 @@ def test_the_python_api_section_runs(tmp_path, monkeypatch):
                                steps=5000, discard=500)
     assert lam[0] == pytest.approx(0.49, abs=0.03)
     assert namespace["ax"].get_lines()
+    assert len(namespace["sweep"].runs) == 2 * 3 * 2  # delays x models x seeds
+    assert namespace["run"].params["weight_out"].shape == (8, 16)
     plt.close("all")

@@ -20,6 +20,7 @@ KIND_COLUMNS = {"decay": ("cell", "log10_frobenius_norm"),
                 "phase": ("scale", "log10_rate_per_step"), "heatmap": ("s", "t"),
                 "spectrum": ("lyapunov_log10_per_step",), "gates": ("step",),
                 "skip": ("variant", "log10_spectral_norm"),
+                "skip_training": ("model", "eval_loss"),
                 "clipping": ("mode", "grad_norm_before"), "cliff": ("path", "grad_norm")}
 
 

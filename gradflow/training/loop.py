@@ -23,7 +23,7 @@ from ..cells.builtin import get_cell
 from ..cells.initializers import init_params
 from ..engine.memory import available_bytes
 from .clipping import CLIP_MODES, clip, global_norm
-from .tasks import TASKS, loss_sum, make_task
+from .tasks import TASKS, loss_sum, make_task, task_shape
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
            "TrainingResult", "train", "Summary", "summarize", "clipping_ablation",
@@ -234,15 +234,6 @@ def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, t
 _TAPE_FACTOR = 12
 
 
-def _task_shape(task, steps):
-    """(sequence length L, input size D, output size O) of `task` at length `steps`, from two
-    tiny batches (L is affine in steps for every task): nothing of size `steps` is allocated."""
-    rng = np.random.default_rng(0)
-    small, next_ = (make_task(task, k, 1, rng) for k in (2, 3))
-    a, b = small.inputs.shape, next_.inputs.shape
-    return a[0] + (steps - 2) * (b[0] - a[0]), a[-1], small.output_size
-
-
 def memory_needed(cell, task, *, steps, hidden, batch, truncation=None):
     """An estimate in bytes of the peak memory of `train` for a built-in cell (its name or
     function, skip connections included): the parameters with their gradients and optimizer
@@ -250,7 +241,7 @@ def memory_needed(cell, task, *, steps, hidden, batch, truncation=None):
     fn = get_cell(cell) if isinstance(cell, str) else cell
     gates = getattr(fn, "gate_blocks", 1)
     state = getattr(fn, "state_blocks", 1) * hidden  # the past states of a skip connection too
-    length, inputs, outputs = _task_shape(task, steps)
+    length, inputs, outputs = task_shape(task, steps)
     window = length if truncation is None else min(int(truncation), length)
     params = gates * hidden * (hidden + inputs + 2) + outputs * (hidden + 1) + state * state
     tape = _TAPE_FACTOR * window * batch * (inputs + gates * hidden + state + outputs)

@@ -7,7 +7,10 @@ row convention, shape (L, B, D) with L the sequence length; the loss is read at 
 - 'xent': targets (S, B) integer classes in [0, O), loss = mean over steps and batch of
   -log softmax(y)[target].
 `baseline` is the loss of the best memoryless predictor, the level a model must beat to show it
-remembers anything.
+remembers anything. `memory_steps` are the loss steps whose answer needs memory (an input seen
+earlier decides it): accuracy, the fraction of them whose largest output is the target, is
+measured there, and `chance` is the accuracy of the best memoryless guess. Tasks without a
+meaningful accuracy (the adding problem, a regression; the character model) leave both None.
 """
 
 from typing import NamedTuple
@@ -17,11 +20,12 @@ import numpy as np
 from autograd.scipy.special import logsumexp
 
 __all__ = ["TaskBatch", "TASKS", "make_task", "adding_problem", "copy_memory", "delayed_recall",
-           "hello_lm", "copy_memory_baseline", "task_loss", "loss_sum"]
+           "hello_lm", "copy_memory_baseline", "task_loss", "loss_sum", "task_shape"]
 
 
 class TaskBatch(NamedTuple):
-    """One batch of a task: inputs (L, B, D), targets (S, B, O) or (S, B), loss_steps (S,)."""
+    """One batch of a task: inputs (L, B, D), targets (S, B, O) or (S, B), loss_steps (S,),
+    memory_steps (M,) a subset of loss_steps (time indices) or None, chance a float or None."""
     name: str
     inputs: np.ndarray
     targets: np.ndarray
@@ -29,6 +33,8 @@ class TaskBatch(NamedTuple):
     loss: str
     output_size: int
     baseline: float
+    memory_steps: np.ndarray | None = None
+    chance: float | None = None
 
 
 def _rng(rng):
@@ -44,7 +50,8 @@ def adding_problem(steps, batch, rng):
 
     Length L = steps; input channel 0 holds U(0, 1) numbers, channel 1 marks two positions, one
     in each half of the sequence. Target: the sum of the two marked numbers, read at the last step
-    (MSE). Memoryless baseline: always answering 1 gives MSE Var(u1 + u2) = 1/6.
+    (MSE). Memoryless baseline: always answering 1 gives MSE Var(u1 + u2) = 1/6. A regression:
+    no accuracy (memory_steps and chance are None).
     """
     if steps < 2:
         raise ValueError(f"the adding problem needs at least 2 steps, got {steps}")
@@ -74,7 +81,8 @@ def copy_memory(steps, batch, rng, n_copy=10, n_symbols=8):
     n_symbols + 2, length L = steps + 2 n_copy: n_copy data tokens, steps - 1 blanks, the
     delimiter, n_copy blanks. Targets at every step: blanks for steps + n_copy steps, then the
     n_copy data tokens (cross-entropy over O = n_symbols + 1 classes). Memoryless baseline:
-    `copy_memory_baseline(steps)` = 10 log 8 / (T + 20).
+    `copy_memory_baseline(steps)` = 10 log 8 / (T + 20). Memory steps: the last n_copy, where
+    the data tokens are copied (the blanks before them need no memory); chance 1 / n_symbols.
     """
     if steps < 1:
         raise ValueError(f"the copy task needs at least 1 step, got {steps}")
@@ -87,7 +95,8 @@ def copy_memory(steps, batch, rng, n_copy=10, n_symbols=8):
     targets = np.zeros((length, batch), dtype=int)
     targets[steps + n_copy:] = data
     return TaskBatch("copy", _one_hot(tokens, n_symbols + 2), targets, np.arange(length), "xent",
-                     n_symbols + 1, copy_memory_baseline(steps, n_copy, n_symbols))
+                     n_symbols + 1, copy_memory_baseline(steps, n_copy, n_symbols),
+                     np.arange(steps + n_copy, length), 1.0 / n_symbols)
 
 
 def delayed_recall(steps, batch, rng, n_tokens=8):
@@ -97,7 +106,7 @@ def delayed_recall(steps, batch, rng, n_tokens=8):
     Length L = steps + 2: a token from n_tokens, `steps` distractor tokens drawn from the same
     vocabulary, then a query marker (an extra input channel, D = n_tokens + 1). Target: the first
     token, read at the query step (cross-entropy over n_tokens classes). Memoryless baseline:
-    log(n_tokens), chance.
+    log(n_tokens). Memory step: the query step; chance 1 / n_tokens.
     """
     if steps < 0:
         raise ValueError(f"delayed recall needs steps >= 0, got {steps}")
@@ -106,7 +115,7 @@ def delayed_recall(steps, batch, rng, n_tokens=8):
     inputs = np.concatenate([_one_hot(tokens, n_tokens + 1),
                              _one_hot(np.full((1, batch), n_tokens), n_tokens + 1)])
     return TaskBatch("recall", inputs, tokens[:1], np.array([steps + 1]), "xent", n_tokens,
-                     float(np.log(n_tokens)))
+                     float(np.log(n_tokens)), np.array([steps + 1]), 1.0 / n_tokens)
 
 
 def hello_lm(steps, batch, rng, text="hello"):
@@ -116,7 +125,8 @@ def hello_lm(steps, batch, rng, text="hello"):
     `text` repeated, starting at a random offset, cut to steps + 1 characters; input the first
     `steps` one-hot, target the next character at every step. With steps = 4 and offset 0 this is
     'hell' -> 'ello'. Baseline: the entropy of the character frequencies of `text` (a memoryless
-    unigram model).
+    unigram model). A language model, judged by its loss: no accuracy (memory_steps and chance
+    are None).
     """
     if steps < 1:
         raise ValueError(f"the language model needs at least 1 step, got {steps}")
@@ -143,6 +153,16 @@ def make_task(name, steps, batch, rng):
     if batch < 1:
         raise ValueError(f"batch must be positive, got {batch}")
     return TASKS[name](steps, batch, rng)
+
+
+def task_shape(name, steps):
+    """(sequence length L, input size D, output size O) of task `name` at length `steps`, from
+    two tiny batches (L is affine in steps for every task): nothing of size `steps` is
+    allocated."""
+    rng = np.random.default_rng(0)
+    small, next_ = (make_task(name, k, 1, rng) for k in (2, 3))
+    a, b = small.inputs.shape, next_.inputs.shape
+    return a[0] + (steps - 2) * (b[0] - a[0]), a[-1], small.output_size
 
 
 def loss_sum(kind, outputs, targets):
