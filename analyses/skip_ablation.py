@@ -3,7 +3,7 @@ connection and with each variant, at the default settings of `gradflow ablate sk
 
 Writes figures/skip_decay.png by running COMMAND through the CLI (what the README quotes), and
 NUMBERS, the numbers the README quotes from it (`skip_numbers`).
-Run it from anywhere: `python analyses/skip_decay.py`, or every figure with `make figures`.
+Run it from anywhere: `python analyses/skip_ablation.py`, or every figure with `make figures`.
 """
 
 from _run import run_with_results, write_numbers
