@@ -23,7 +23,7 @@ from .unroll import default_state, run
 
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_singular_value",
            "Scaled", "BlockNorms", "GradientFlow", "gradient_flow", "lyapunov_spectrum",
-           "default_blocks", "trajectory", "tangent_map"]
+           "default_blocks", "trajectory", "tangent_map", "check_inputs"]
 
 
 class Scaled(NamedTuple):
@@ -216,6 +216,16 @@ def trajectory(cell, params, inputs=None, state0=None, steps=None):
     x = None (then `inputs` is returned as a list of T Nones). Raises ValueError naming the
     first non-finite input.
     """
+    inputs = check_inputs(inputs, steps)
+    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
+    if not np.all(np.isfinite(state0)):
+        raise ValueError("state0 is not finite")
+    return inputs, state0, run(cell, params, inputs, state0)
+
+
+def check_inputs(inputs=None, steps=None):
+    """A finite (T, D) float array from `inputs`, or for None (a cell without input) a list of
+    `steps` Nones. Raises ValueError naming the first non-finite input."""
     if inputs is None:
         if steps is None or int(steps) < 1:
             raise ValueError(f"without inputs, give the number of steps (>= 1), got {steps}")
@@ -231,10 +241,7 @@ def trajectory(cell, params, inputs=None, state0=None, steps=None):
             t, i = (int(v) for v in bad[0])
             raise ValueError(f"inputs[{t}, {i}] = {inputs[t, i]}: the input at step {t + 1} "
                              "is not finite")
-    state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
-    if not np.all(np.isfinite(state0)):
-        raise ValueError("state0 is not finite")
-    return inputs, state0, run(cell, params, inputs, state0)
+    return inputs
 
 
 def tangent_map(linear, states, inputs, t, tangents, finite):
