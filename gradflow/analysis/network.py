@@ -25,6 +25,7 @@ import numpy as np
 from .._version import __version__
 from ..cells.builtin import get_cell
 from ..cells.initializers import INITS, init_params
+from ..cells.layers import bidirectional, layered, stack
 from ..cells.skips import transform
 
 __all__ = ["Network", "Built", "random_inputs"]
@@ -58,6 +59,10 @@ class Network:
       skip: a skip connection in time, 'residual', 'skip:K', 'dense:K', 'highway', or None
         (see `gradflow.cells.skips`); `skip_scale` is the b of skip and dense (B = b I at
         initialisation), `highway_bias` the bias of the highway's transform gate.
+      layers: the number of stacked layers L of that cell (PyTorch's num_layers);
+        `bidirectional` adds a backward chain to each layer (then the network is not a cell:
+        only the input sensitivity analyses it); `layer_residual` joins the layers by identity
+        connections (see `gradflow.cells.layers`).
       hidden, input_size, init, scale, forget_bias: the drawn weights (`init_params`); ignored
         when `params` are given (trained weights), whose shapes set hidden and input_size.
       steps, samples: the length T and number of i.i.d. N(0, 1) input sequences; ignored when
@@ -72,6 +77,9 @@ class Network:
     skip: Optional[str] = None
     skip_scale: float = 1.0
     highway_bias: float = -1.0
+    layers: int = 1
+    bidirectional: bool = False
+    layer_residual: bool = False
     hidden: int = 64
     input_size: int = 8
     init: str = "gaussian"
@@ -86,7 +94,7 @@ class Network:
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
-        for name in ("hidden", "input_size", "steps", "samples"):
+        for name in ("hidden", "input_size", "steps", "samples", "layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -118,9 +126,21 @@ class Network:
         return getattr(cell, "name", getattr(cell, "__name__", "cell"))
 
     def cell_function(self):
-        """The cell function: the built-in or given cell, with the skip connection applied."""
+        """The cell function: the built-in or given cell with the skip connection applied, and
+        for L > 1 layers (or residual layers) their `stack`; a bidirectional network is a
+        `gradflow.cells.layers.Layered` instead (not a cell)."""
         base = get_cell(self.cell, self.activation) if isinstance(self.cell, str) else self.cell
-        return transform(base, self.skip, scale=self.skip_scale, highway_bias=self.highway_bias)
+        cell = transform(base, self.skip, scale=self.skip_scale, highway_bias=self.highway_bias)
+        if self.bidirectional:
+            return bidirectional([cell] * self.layers, residual=self.layer_residual)
+        if self.layers > 1 or self.layer_residual:
+            return stack([cell] * self.layers, residual=self.layer_residual)
+        return cell
+
+    @property
+    def is_cell(self):
+        """Whether the network runs forwards in time (a cell): all but bidirectional ones."""
+        return not self.bidirectional and not hasattr(self.cell, "layers")
 
     @property
     def length(self):
@@ -130,9 +150,10 @@ class Network:
     def sizes(self):
         """(hidden, input_size): the trained weights' where given (input size also the given
         inputs'), else the attributes."""
-        if self.params is not None and "weight_hh" in self.params:
-            return int(np.shape(self.params["weight_hh"])[1]), \
-                int(np.shape(self.params["weight_ih"])[1])
+        for end in ("", "_l0"):  # one cell, or the first layer of a stack (PyTorch's names)
+            if self.params is not None and "weight_hh" + end in self.params:
+                return int(np.shape(self.params["weight_hh" + end])[1]), \
+                    int(np.shape(self.params["weight_ih" + end])[1])
         if self.inputs is not None:
             return self.hidden, int(np.shape(self.inputs)[1])
         return self.hidden, self.input_size
@@ -162,6 +183,8 @@ class Network:
                          for c in children[1:]]
         if self.state0 is not None:
             state0 = np.asarray(self.state0, dtype=float)
+        elif not callable(cell):
+            state0 = None  # a bidirectional network: every chain starts from zeros
         elif hasattr(cell, "state_size"):
             state0 = np.zeros(cell.state_size(params))
         else:
@@ -172,8 +195,10 @@ class Network:
         """What made the results: every attribute that matters, as JSON-ready values."""
         trained = self.params is not None
         hidden, input_size = self.sizes()
+        layout = layered(self.cell_function())
         return {"cell": self.name, "activation": self.activation if self._is_rnn() else None,
-                "skip": self.skip, "skip_scale": self.skip_scale if self._has_b() else None,
+                "layers": len(layout.layers), "bidirectional": layout.directions == 2,
+                "layer_residual": layout.residual, "skip": self.skip, "skip_scale": self.skip_scale if self._has_b() else None,
                 "highway_bias": self.highway_bias if self.skip == "highway" else None,
                 "hidden": hidden, "input_size": input_size, "steps": self.length,
                 "init": None if trained else self.init, "scale": None if trained else self.scale,
