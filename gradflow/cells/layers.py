@@ -74,6 +74,15 @@ class Layered(NamedTuple):
     def directions(self):
         return len(self.layers[0])
 
+    @property
+    def state_blocks(self):
+        """States of H entries in all chains together (for memory estimates)."""
+        return sum(getattr(ch.cell, "state_blocks", 1) for layer in self.layers for ch in layer)
+
+    @property
+    def gate_blocks(self):
+        return max(getattr(ch.cell, "gate_blocks", 1) for layer in self.layers for ch in layer)
+
     def sizes(self, params):
         """[(state sizes per chain, output size)] per layer."""
         out = []

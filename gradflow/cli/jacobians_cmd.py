@@ -3,37 +3,66 @@
 import click
 
 from ..analysis.decay import profiles_to_table
+from ..analysis.depth import depth_to_table, sensitivity_to_table
 from ..io.results import table_to_text
-from .base import check_results_path, main, write_results
-from .options import (compute_profiles, flow_options, format_option, loss_vector_option,
-                      pop_flow_options)
-from .tables import decay_table
+from .base import check_results_path, main, refuse, write_results
+from .options import (compute_depth_maps, compute_profiles, compute_sensitivities, flow_options,
+                      format_option, is_layered, loss_vector_option, pop_flow_options,
+                      resolve_networks)
 from .params import FilePath
+from .tables import decay_table, depth_table, sensitivity_table
 
 
 @main.command()
 @flow_options
 @loss_vector_option
+@click.option("--wrt", type=click.Choice(["state", "input"]), default="state",
+              show_default=True,
+              help="state: ds_T/ds_t at every distance (for L > 1 layers the depth x time map "
+                   "ds^(L-1)_T/ds^(l)_(T-d)); input: dy_tau/dx_t, the output at step tau "
+                   "against every input step t.")
+@click.option("--output-step", type=click.IntRange(min=1), default=None, metavar="TAU",
+              help="With --wrt input: the output step tau, 1..T [default: T].")
 @format_option
 @click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
               help="Also write the results to FILE: .csv, .json or .npz by its suffix.")
-def jacobians(fmt, output, loss_vector, **opts):
+def jacobians(fmt, output, loss_vector, wrt, output_step, **opts):
     """Norms of the Jacobian products ds_T/ds_t at every distance T - t.
 
     For each cell: log10 of the spectral and Frobenius norms of ds_T/ds_t, of the loss gradient
     dL/ds_t, and for the LSTM of the blocks dh_T/dh_t and dc_T/dc_t; whether gradients vanish,
     explode or hold, the fitted factor per step, and the horizon (the distance where the norm
-    leaves [1e-3, 1e3]).
+    leaves [1e-3, 1e3]). With --layers L > 1, a row per layer l of the depth x time map
+    ds^(L-1)_T/ds^(l)_(T-d) (layers numbered from 0 as in PyTorch). With --wrt input, the
+    input sensitivity dy_tau/dx_t of any network, bidirectional ones included.
     """
     config = pop_flow_options(opts)
     if output is not None:
         check_results_path(output)
+    if wrt == "state" and output_step is not None:
+        refuse("--output-step applies to --wrt input")
+    if wrt == "input" or config["layers"] not in (None, 1) or config["bidirectional"] \
+            or config["layer_residual"] or config["weights_file"]:
+        networks = resolve_networks(config)
+        if wrt == "input" or any(is_layered(net) for net in networks):
+            if loss_vector is not None:
+                refuse("--loss-vector applies to one layer's ds_T/ds_t (--wrt state, one layer)")
+            if wrt == "input":
+                results = compute_sensitivities(networks, output_step, config["quiet"])
+                table, text = sensitivity_to_table(results), sensitivity_table(results)
+            else:
+                results = compute_depth_maps(networks, config["quiet"])
+                table, text = depth_to_table(results), depth_table(results)
+            _emit(table, text, fmt, output)
+            return
     profiles = compute_profiles(loss_vector=loss_vector, **config)
-    table = profiles_to_table(profiles)
+    _emit(profiles_to_table(profiles), decay_table(profiles), fmt, output)
+
+
+def _emit(table, text, fmt, output):
     if output is not None:
         write_results(output, table)
     if fmt == "table":
-        click.echo(decay_table(profiles))
+        click.echo(text)
     else:
         click.echo(table_to_text(table, fmt), nl=False)
-

@@ -7,9 +7,11 @@ import click
 import numpy as np
 
 from ..analysis.decay import decay_profile
+from ..analysis.depth import depth_map, sensitivity
 from ..analysis.network import Network
 from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..cells.initializers import INITS
+from ..cells.layers import layered
 from ..cells.skips import parse_skip
 from ..engine.memory import available_bytes, format_bytes, needed_bytes
 from .base import fail, given, one_line_errors, progress_bar, refuse
@@ -45,6 +47,20 @@ SKIP_OPTIONS = [
     click.option("--highway-bias", type=FINITE, default=-1.0, show_default=True, metavar="B",
                  help="Initial bias of the highway's transform gate; negative keeps more of "
                       "s_{t-1}."),
+]
+
+
+LAYER_OPTIONS = [
+    click.option("--layers", type=click.IntRange(min=1), default=None, metavar="L",
+                 help="Stacked layers of the cell (PyTorch's num_layers); with L > 1, "
+                      "`jacobians` gives the depth x time map [default: 1, or the weights "
+                      "file's]."),
+    click.option("--bidirectional", is_flag=True,
+                 help="Each layer also runs a cell backwards in time (PyTorch's "
+                      "bidirectional=True); analysed by --wrt input."),
+    click.option("--layer-residual", is_flag=True,
+                 help="Identity connections between layers: from layer 1 on, a layer passes "
+                      "up its output plus its input."),
 ]
 
 
@@ -97,9 +113,11 @@ def flow_options(command):
                      help="Average over this many random input sequences (mean and spread of "
                           "the log10 norms)."),
         *SKIP_OPTIONS,
+        *LAYER_OPTIONS,
         click.option("--weights", "weights_file", type=FilePath(dir_okay=False),
-                     metavar="FILE.npz", help="Trained PyTorch weights: a one-layer nn.RNN, "
-                     "nn.LSTM or nn.GRU state_dict saved with numpy.savez (see README)."),
+                     metavar="FILE.npz", help="Trained PyTorch weights: an nn.RNN, nn.LSTM or "
+                     "nn.GRU state_dict (any number of layers, bidirectional or not) saved "
+                     "with numpy.savez (see README)."),
         click.option("--input-file", type=FilePath(dir_okay=False), metavar="FILE.npy",
                      help="A (T, D) input sequence instead of random inputs."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
@@ -157,8 +175,9 @@ def load_trained(path, cells, activation):
 
 
 FLOW_OPTION_NAMES = ("cells", "activation", "hidden", "input_size", "steps", "init", "scale",
-                     "forget_bias", "skip", "skip_scale", "highway_bias", "seed", "samples",
-                     "weights_file", "input_file", "quiet")
+                     "forget_bias", "skip", "skip_scale", "highway_bias", "layers",
+                     "bidirectional", "layer_residual", "seed", "samples", "weights_file",
+                     "input_file", "quiet")
 
 
 def pop_flow_options(opts):
@@ -184,7 +203,18 @@ def resolve_networks(config, default_cells=DEFAULT_CELLS):
             raise click.BadParameter(f"{config['skip']}: the weights file holds a network without "
                                      "skip weights", param_hint="--skip")
         loaded = load_trained(config["weights_file"], cells, config["activation"])
-        cells, params = (loaded.cell.name,), loaded.params
+        params = loaded.params
+        layers, directions = getattr(loaded, "layers", 1), getattr(loaded, "directions", 1)
+        for option, value, found in (("--layers", config["layers"], layers),
+                                     ("--bidirectional", config["bidirectional"] or None,
+                                      True if directions == 2 else None)):
+            if value is not None and value != found:
+                held = "bidirectional" if directions == 2 else "in one direction"
+                fail(f"{option}: the weights file holds {layers} layer(s), {held}")
+        if config["layer_residual"] and (layers > 1 or directions > 1):
+            fail("--layer-residual: a PyTorch module has no residual connections between layers")
+        # one layer: the built-in cell by name; a stack or bidirectional network: as loaded
+        cells = (loaded.cell.name,) if layers == 1 and directions == 1 else (loaded.cell,)
         for option, value, found in (("--input-size", input_size, loaded.input_size),
                                      ("--hidden", hidden, loaded.hidden)):
             if value is not None and value != found:
@@ -203,7 +233,11 @@ def resolve_networks(config, default_cells=DEFAULT_CELLS):
         sources["input_file"] = os.path.basename(config["input_file"])
     steps = 100 if steps is None else steps
     check_lag(config["skip"], steps)
-    template = {"activation": config["activation"], "skip": config["skip"],
+    weights_layout = params is not None and cells and not isinstance(cells[0], str)
+    layout = {} if weights_layout else {
+        "layers": config["layers"] or 1, "bidirectional": config["bidirectional"],
+        "layer_residual": config["layer_residual"]}
+    template = {"activation": config["activation"], "skip": config["skip"], **layout,
                 "skip_scale": config["skip_scale"], "highway_bias": config["highway_bias"],
                 "hidden": 64 if hidden is None else hidden,
                 "input_size": 8 if input_size is None else input_size, "steps": steps,
@@ -316,3 +350,36 @@ def for_each_network(networks, steps_each, label, quiet, compute):
 
             results.append(compute(net, tick))
     return results
+
+
+def is_layered(network):
+    """Whether `gradflow jacobians` shows the network by its depth x time map: L > 1 layers or
+    identity connections between them (a bidirectional network included)."""
+    return network.bidirectional or len(layered(network.cell_function()).layers) > 1 \
+        or network.layer_residual
+
+
+def compute_depth_maps(networks, quiet):
+    """`depth_map` of every network under one progress bar; a bidirectional one is refused
+    (exit 2): its state at step t depends on later inputs."""
+    for net in networks:
+        if not net.is_cell:
+            raise click.BadParameter("the depth x time map needs a network that runs forwards "
+                                     "in time; for a bidirectional one use --wrt input",
+                                     param_hint="--bidirectional")
+    check_memory(networks, "depth")
+    steps = networks[0].samples * networks[0].length * len(
+        layered(networks[0].cell_function()).layers)
+    return for_each_network(networks, steps, "layer-steps", quiet,
+                            lambda net, tick: depth_map(net, progress=tick))
+
+
+def compute_sensitivities(networks, output_step, quiet):
+    """`sensitivity` of every network at `output_step` (1..T; exit 2 outside)."""
+    T = networks[0].length
+    if output_step is not None and output_step > T:
+        raise click.BadParameter(f"{output_step} is outside the sequence of {T} steps",
+                                 param_hint="--output-step")
+    check_memory(networks, "sensitivity")
+    return for_each_network(networks, networks[0].samples, "input sequences", quiet,
+                            lambda net, tick: sensitivity(net, output_step, progress=tick))

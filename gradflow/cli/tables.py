@@ -72,3 +72,52 @@ def _factor(rate):
 def _row(values, marks):
     return "".join(f"{values[m - 1]:>8.2f}" if np.isfinite(values[m - 1])
                    else f"{str(values[m - 1]):>8}" for m in marks)
+
+
+def _cells(values, marks):
+    return "".join(f"{values[m]:>8.2f}" if np.isfinite(values[m]) else f"{str(values[m]):>8}"
+                   for m in marks)
+
+
+def depth_table(maps):
+    """Per network, a row per layer: log10 ||d s^(L-1)_T / d s^(l)_{T-d}||_2 at a few
+    distances d (0 = the same step, up through the layers only)."""
+    first = maps[0].metadata
+    T = len(maps[0].distance)
+    marks = [0] + [m for m in log_spaced(T - 1) if m < T] if T > 1 else [0]
+    width = max(16, 2 + max(len(m.cell) for m in maps))
+    samples = first["samples"]
+    lines = [setup_line(first, T), "",
+             f"{'':{width}}log10 ||ds^(L-1)_T/ds^(l)_(T-d)||_2 at distance d"
+             + (" (mean over samples)" if samples > 1 else ""),
+             f"{'cell':{width - 7}}{'layer':>7}" + "".join(f"{m:>8}" for m in marks)]
+    for m in maps:
+        for layer in m.layer:
+            label = m.cell if layer == 0 else ""
+            lines.append(f"{label:{width - 7}}{layer:>7}" + _cells(m.mean["spectral"][layer],
+                                                                   marks))
+    return "\n".join(lines + ["", "layer l: 0 the first, L-1 the top; s^(l)_t perturbed after it "
+                              "is computed,", "every path to the top layer's state at step T "
+                              "counted"])
+
+
+def sensitivity_table(profiles):
+    """Per network (and, bidirectionally, per output half), log10 ||dy_tau/dx_t||_2 at a few
+    input steps t around the output step tau."""
+    first = profiles[0].metadata
+    T, tau = len(profiles[0].step), profiles[0].output_step
+    back = [tau - d for d in [0] + log_spaced(tau - 1) if tau - d >= 1] if tau > 1 else [tau]
+    ahead = [tau + d for d in log_spaced(T - tau) if tau + d <= T] if tau < T else []
+    steps = sorted(set(back) | set(ahead))
+    width = max(16, 2 + max(len(p.cell) for p in profiles))
+    lines = [setup_line(first, T), "",
+             f"{'':{width + 9}}log10 ||dy_tau/dx_t||_2, tau = {tau}, at input step t"
+             + (" (mean over samples)" if first["samples"] > 1 else ""),
+             f"{'cell':{width}}{'output':>9}" + "".join(f"{t:>8}" for t in steps)]
+    for p in profiles:
+        for direction, values in p.mean.items():
+            label = p.cell if direction == "both" else ""
+            lines.append(f"{label:{width}}{direction if len(p.mean) > 1 else 'y':>9}"
+                         + _cells(values["spectral"], [t - 1 for t in steps]))
+    return "\n".join(lines + ["", "output: y the whole output; forward and reverse the top "
+                              "layer's two halves", "(of a bidirectional network)"])

@@ -16,7 +16,8 @@ __all__ = ["ANALYSES", "needed_bytes", "available_bytes", "format_bytes"]
 
 # n x n matrices alive at once, LAPACK workspace (about 6) included. 'heatmap' also keeps its
 # grid of block products, counted separately.
-ANALYSES = {"decay": 11, "phase": 11, "gates": 11, "spectrum": 15, "heatmap": 18}
+ANALYSES = {"decay": 11, "phase": 11, "gates": 11, "spectrum": 15, "heatmap": 18, "depth": 11,
+            "sensitivity": 11}
 _BASE = 2 ** 20  # bytes: small arrays, independent of the sizes
 
 
@@ -27,7 +28,9 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
       cell: a built-in cell's name or function (its `gate_blocks` G and `state_blocks` tell
         the state size n = state_blocks H and the gate width G H).
       hidden, input_size, steps, samples: H, D, T and the number of input sequences.
-      analysis: one of ANALYSES ('decay' for `decay_profile` and `gradient_flow`).
+      analysis: one of ANALYSES ('decay' for `decay_profile` and `gradient_flow`; 'depth' and
+        'sensitivity' for the layered sweeps of `gradflow.engine.depth`, whose adjoints of
+        m x n numbers per step, m <= n, are kept between layers).
       blocks: for 'heatmap', the number of n x n block products kept (grid points - 1).
 
     Returns:
@@ -46,6 +49,8 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
                + W * (H + D + 2)                        # the weights
                + 3 * T * n                              # the trajectory and its copies
                + T * S * (D + 16))                      # inputs and curves of each sample
+    if analysis in ("depth", "sensitivity"):
+        numbers += 3 * T * n * n                        # adjoints passed between layers
     if analysis == "gates":
         numbers += T * S * (2 * W + 40)                 # every gate at every step, pooled
     return 8 * numbers + _BASE
