@@ -5,18 +5,25 @@
 `sensitivity(net, output_step)`: log10 ||dy_tau / dx_t|| for every input step t, for any network,
 bidirectional ones included (`gradflow.engine.depth.input_sensitivity`). Both average the log10
 norms over the network's input sequences (mean and population standard deviation), as
-`decay_profile` does, and carry `net.metadata()`.
+`decay_profile` does, and carry `net.metadata()`. `feedforward_flow`: dy_L/dy_l of a deep
+feed-forward network, plain, residual, dense or highway (seed 004's question whether vanishing
+gradients are only an RNN problem).
 """
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from .._version import __version__
+from ..cells.feedforward import mlp, mlp_params
+from ..cells.skips import transform
 from ..engine.depth import depth_flow, input_sensitivity
+from ..engine.jacobians import gradient_flow
 
 __all__ = ["DepthMap", "depth_map", "SensitivityProfile", "sensitivity", "depth_to_table",
-           "depth_from_table", "sensitivity_to_table", "sensitivity_from_table"]
+           "depth_from_table", "sensitivity_to_table", "sensitivity_from_table",
+           "FeedForwardFlow", "feedforward_flow"]
 
 
 def _mean_std(runs):
@@ -220,3 +227,32 @@ def sensitivity_from_table(table):
         profiles.append(SensitivityProfile(str(cell), tau, step, mean, std,
                                            dict(meta.get(str(cell), {"cell": str(cell)}))))
     return profiles
+
+
+class FeedForwardFlow(NamedTuple):
+    """log10 norms of dy_L/dy_l of a deep feed-forward network, for `layer` l = 0..L-1 (y_0
+    the input), arrays (L,); `metadata` what made them."""
+    layer: np.ndarray
+    log10_spectral_norm: np.ndarray
+    log10_frobenius_norm: np.ndarray
+    metadata: Mapping[str, object]
+
+
+def feedforward_flow(skip=None, *, depth=50, width=64, scale=1.0, skip_scale=1.0,
+                     highway_bias=-1.0, seed=0):
+    """How dy_L/dy_l behaves in a deep tanh network y_l = tanh(W_l y_{l-1} + b_l) of `depth`
+    layers and `width` units, plain or with `skip` ('residual' = ResNet, 'dense:K' = DenseNet
+    over the last K layers, 'highway'), the engine's chain with parameters per step
+    (`gradflow.cells.feedforward`). W_l ~ N(0, scale^2 / width); child 0 of
+    SeedSequence(seed) draws the weights, child 1 the input y_0 ~ N(0, I)."""
+    cell = transform(mlp, skip, scale=skip_scale, highway_bias=highway_bias)
+    weights, start = np.random.SeedSequence(seed).spawn(2)
+    params = mlp_params(cell, depth, width, scale=scale, seed=np.random.default_rng(weights))
+    y0 = np.random.default_rng(start).standard_normal(width)
+    state0 = np.tile(y0, cell.state_size(params[0]) // width)  # a dense net's past: y_0 too
+    flow = gradient_flow(cell, params, state0=state0, steps=depth)
+    # distance d = L - l: reversed so that index l is layer l
+    return FeedForwardFlow(np.arange(depth), flow.log10_spectral_norm[::-1].copy(),
+                           flow.log10_frobenius_norm[::-1].copy(),
+                           {"cell": cell.name, "skip": skip, "depth": depth, "width": width,
+                            "scale": scale, "seed": seed, "gradflow_version": __version__})

@@ -145,15 +145,20 @@ def highway(cell, bias=-1.0):
     opens the carry (g -> 0 gives s_t = s_{t-1}, g -> 1 the base cell).
     """
     def step(params, state, x):
-        gate = sigmoid(anp.dot(state, params["highway_weight_hh"].T)
-                       + anp.dot(x, params["highway_weight_ih"].T) + params["highway_bias"])
+        pre = anp.dot(state, params["highway_weight_hh"].T) + params["highway_bias"]
+        if x is not None:  # a cell without input (a feed-forward layer) has no U_g
+            pre = pre + anp.dot(x, params["highway_weight_ih"].T)
+        gate = sigmoid(pre)
         return state + gate * (cell(params, state, x) - state)
 
     def init_extra(params, hidden, input_size, rng):
         n = cell.state_size(params)
-        return {"highway_weight_hh": rng.standard_normal((n, n)) / np.sqrt(n),
-                "highway_weight_ih": rng.standard_normal((n, input_size)) / np.sqrt(input_size),
-                "highway_bias": np.full(n, float(bias))}
+        extra = {"highway_weight_hh": rng.standard_normal((n, n)) / np.sqrt(n),
+                 "highway_bias": np.full(n, float(bias))}
+        if input_size:
+            extra["highway_weight_ih"] = (rng.standard_normal((n, input_size))
+                                          / np.sqrt(input_size))
+        return extra
 
     return _wrap(step, cell, "highway", extra=("highway_weight_hh",), init_extra=init_extra,
                  settings={"highway_bias": bias})

@@ -17,6 +17,7 @@ from typing import Callable, Mapping, NamedTuple, Optional
 
 import numpy as np
 
+from ..cells.feedforward import PerStep, params_at
 from .linearization import Linearization, NotDifferentiableError, step_jacobian
 from .spectral_norm import frobenius, singular_values, top_singular_value
 from .unroll import default_state, run
@@ -84,14 +85,14 @@ class GradientFlow:
 def default_blocks(cell, params):
     """The named diagonal blocks a cell reports besides the whole: its `blocks(params)`, e.g.
     the LSTM's 'h' and 'c', and a skip connection's 'augmented' (the whole augmented state)."""
-    return dict(cell.blocks(params)) if hasattr(cell, "blocks") else {}
+    return dict(cell.blocks(params_at(params, 0))) if hasattr(cell, "blocks") else {}
 
 
 def primary_block(cell, params):
     """The part of the state that is the network's state s_t: all of it, except for a cell
     that carries past states along (a skip connection of length k > 1), whose
     `primary(params)` says which entries are s_t."""
-    return cell.primary(params) if hasattr(cell, "primary") else slice(None)
+    return cell.primary(params_at(params, 0)) if hasattr(cell, "primary") else slice(None)
 
 
 def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_grad=None,
@@ -106,7 +107,8 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
 
     Args:
       cell: `cell(params, state, x) -> state`, built in or written in autograd.numpy.
-      params: the cell's parameters (dict of arrays).
+      params: the cell's parameters (dict of arrays), or parameters that change with the step,
+        `PerStep([p_1, ..., p_T])` (a deep feed-forward network, `gradflow.cells.feedforward`).
       inputs: (T, D) input sequence; None for a cell without input (an autonomous map
         s_t = f(s_{t-1}), which is then called with x = None), with `steps` = T.
       state0: (n,) initial state; zeros by default for a built-in cell, required otherwise.
@@ -217,6 +219,9 @@ def trajectory(cell, params, inputs=None, state0=None, steps=None):
     first non-finite input.
     """
     inputs = check_inputs(inputs, steps)
+    if isinstance(params, PerStep) and len(params) != len(inputs):
+        raise ValueError(f"the parameters are given for {len(params)} steps, the sequence has "
+                         f"{len(inputs)}")
     state0 = default_state(cell, params) if state0 is None else np.asarray(state0, dtype=float)
     if not np.all(np.isfinite(state0)):
         raise ValueError("state0 is not finite")
@@ -253,10 +258,10 @@ def tangent_map(linear, states, inputs, t, tangents, finite):
     without meaning (relu at nan has slope 0), so FloatingPointError names the first step at
     which the forward pass stopped being finite.
     """
-    out = linear(states[t], inputs[t], tangents)
+    out = linear(states[t], inputs[t], tangents, t)
     if not finite[t]:
         with np.errstate(all="ignore"):
-            same = np.array_equal(out, linear(states[0], inputs[t], tangents))
+            same = np.array_equal(out, linear(states[0], inputs[t], tangents, t))
         if not same:
             raise FloatingPointError(_not_finite(states, inputs, t))
     return out

@@ -12,6 +12,8 @@ import numpy as np
 from autograd.core import JVPNode
 from autograd.tracer import trace
 
+from ..cells.feedforward import params_at
+
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian"]
 
 
@@ -36,21 +38,22 @@ class Linearization:
         self.cell, self.params = cell, params
         self.batched = None  # unknown until the first call
 
-    def __call__(self, state, x, tangents):
-        """Rows J t_i for the rows t_i of `tangents` (k, n); J = d cell / d state at (state, x)."""
+    def __call__(self, state, x, tangents, t=0):
+        """Rows J t_i for the rows t_i of `tangents` (k, n); J = d cell / d state at (state, x),
+        with the parameters of step t + 1 (`gradflow.cells.feedforward.PerStep`)."""
         tangents = np.asarray(tangents, dtype=float)
         k = tangents.shape[0]
         with np.errstate(over="ignore", invalid="ignore"):
-            jvp = self._jvp(state, x)
+            jvp = self._jvp(state, x, params_at(self.params, t))
             if self.batched is not False:
                 out = self._batched(jvp, tangents)
                 if out is not None:
                     return out
             return np.stack([np.asarray(jvp(t), dtype=float) for t in tangents])[:k]
 
-    def _jvp(self, state, x):
+    def _jvp(self, state, x, params):
         def fun(s):
-            return self.cell(self.params, s, x)
+            return self.cell(params, s, x)
 
         def jvp(tangent):
             with warnings.catch_warnings():

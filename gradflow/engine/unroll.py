@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ..cells.feedforward import params_at
+
 __all__ = ["unroll", "default_state", "Trajectory", "run"]
 
 
@@ -10,7 +12,7 @@ def default_state(cell, params):
     if not hasattr(cell, "state_size"):
         name = getattr(cell, "__name__", repr(cell))
         raise ValueError(f"cell {name} does not say its state size: pass state0")
-    return np.zeros(cell.state_size(params))
+    return np.zeros(cell.state_size(params_at(params, 0)))
 
 
 def unroll(cell, params, inputs, state0):
@@ -24,7 +26,7 @@ def unroll(cell, params, inputs, state0):
     states[0] = state0
     with np.errstate(over="ignore", invalid="ignore"):
         for t, x in enumerate(inputs):
-            states[t + 1] = cell(params, states[t], x)
+            states[t + 1] = cell(params_at(params, t), states[t], x)
     return states
 
 
@@ -78,6 +80,6 @@ def run(cell, params, inputs, state0):
     state = state0
     with np.errstate(over="ignore", invalid="ignore"):
         for t, x in enumerate(inputs):
-            state = cell(params, state, x)
+            state = cell(params_at(params, t), state, x)
             own[t + k] = state[:n]
     return Trajectory(own, k)
