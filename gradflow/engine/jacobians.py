@@ -218,6 +218,10 @@ def trajectory(cell, params, inputs=None, state0=None, steps=None):
     x = None (then `inputs` is returned as a list of T Nones). Raises ValueError naming the
     first non-finite input.
     """
+    if not callable(cell):
+        raise ValueError(f"{getattr(cell, 'name', cell)} is not a cell: a bidirectional network's "
+                         "state at step t depends on later inputs, so it has no step Jacobian "
+                         "ds_t/ds_(t-1); analyse it by its input sensitivity")
     inputs = check_inputs(inputs, steps)
     if isinstance(params, PerStep) and len(params) != len(inputs):
         raise ValueError(f"the parameters are given for {len(params)} steps, the sequence has "
