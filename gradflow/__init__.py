@@ -17,16 +17,20 @@ from .cells.builtin import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linea
 from .cells.initializers import init_params
 from .cells.ops import concat, sigmoid
 from .cells.skips import dense, highway, residual, skip
+from .cells.layers import bidirectional, stack
+from .cells.feedforward import PerStep, mlp
 from .engine.jacobians import (GradientFlow, NotDifferentiableError, Scaled, gradient_flow,
                                lyapunov_spectrum, step_jacobian)
 from .engine.spectral_norm import top_singular_value
 from .engine.unroll import unroll
+from .engine.depth import depth_flow, input_sensitivity
 from .analysis.decay import DecayProfile, Summary, decay_profile, summarize
 from .analysis.network import Network, random_inputs
 from .analysis.phase import phase_diagram
 from .analysis.gates import gate_traces
 from .analysis.spectra import spectrum
 from .analysis.skip_ablation import skip_ablation
+from .analysis.depth import depth_map, feedforward_flow, sensitivity
 from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
 from .training.loop import train
@@ -42,4 +46,5 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table",
            "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
            "highway", "skip_ablation", "train", "evaluate", "skip_training",
-           "accuracy_by_delay"]
+           "accuracy_by_delay", "stack", "bidirectional", "PerStep", "mlp", "depth_flow",
+           "input_sensitivity", "depth_map", "sensitivity", "feedforward_flow"]

@@ -342,3 +342,31 @@ def test_feedforward_flow_indexes_layers_from_the_input():
     f = feedforward_flow(None, depth=6, width=4, scale=0.5, seed=3)
     assert f.layer.tolist() == list(range(6))
     assert f.log10_spectral_norm[0] < f.log10_spectral_norm[-1]  # the input is furthest back
+
+
+def test_stack_trains_on_its_top_output_with_exact_gradients():
+    """The read-out of a stack reads the top layer's h (here an LSTM's first H entries of the
+    top block), and BPTT's gradient through two layers matches central finite differences."""
+    from gradflow.training.loop import bptt, init_model, readout
+    from gradflow.training.tasks import make_task
+
+    net = stack([gf.gru, gf.lstm])
+    H = 3
+    task = make_task("recall", 3, 2, np.random.default_rng(0))
+    params = init_model(net, H, task.inputs.shape[-1], task.output_size, seed=1)
+    state = np.random.default_rng(2).standard_normal(net.state_size(params))
+    top_h = state[H:2 * H]  # layer 0 (GRU) holds 3 entries, then the LSTM's h, c
+    np.testing.assert_allclose(readout(params, state, net),
+                               params["weight_out"] @ top_h + params["bias_out"], atol=1e-15)
+    s0 = np.zeros((2, net.state_size(params)))
+    loss, grads, _ = bptt(net, params, task, s0)
+    for key in ("weight_hh_l0", "weight_ih_l1", "bias_hh_l1"):
+        flat = params[key].reshape(-1)
+        for i in (0, flat.size - 1):
+            bumped = []
+            for h in (1e-6, -1e-6):
+                p = {k: v.copy() for k, v in params.items()}
+                p[key].reshape(-1)[i] += h
+                bumped.append(bptt(net, p, task, s0)[0])
+            fd = (bumped[0] - bumped[1]) / 2e-6
+            assert grads[key].reshape(-1)[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)

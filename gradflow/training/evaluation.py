@@ -40,7 +40,7 @@ def task_outputs(cell, params, task, state0=None):
     for t, x in enumerate(task.inputs):
         state = cell(params, state, x)
         if t in wanted:
-            outputs[t] = readout(params, state)
+            outputs[t] = readout(params, state, cell)
     return np.stack([outputs[int(t)] for t in task.loss_steps])
 
 

@@ -47,8 +47,11 @@ def _with_readout(params, hidden, output_size, rng):
     return params
 
 
-def readout(params, state):
-    """y = W_out h + b_out with h = state[..., :H]; state (..., n) -> y (..., O)."""
+def readout(params, state, cell=None):
+    """y = W_out h + b_out with h = state[..., :H]; state (..., n) -> y (..., O). For a
+    network of layers (`gradflow.cells.layers.stack`) h is its output, `cell.output`."""
+    if cell is not None and hasattr(cell, "output"):
+        state = cell.output(params, state)
     H = np.shape(params["weight_out"])[1]
     return anp.dot(state[..., :H], params["weight_out"].T) + params["bias_out"]
 
@@ -61,7 +64,7 @@ def _window_loss(cell, params, state, inputs, offset, task, aux):
     for t, x in enumerate(inputs):
         state = cell(params, state, x)
         if t in wanted:
-            outputs.append(readout(params, state))
+            outputs.append(readout(params, state, cell))
             picked.append(wanted[t])
     aux["state"] = getval(state)
     if not outputs:
