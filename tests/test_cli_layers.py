@@ -140,3 +140,28 @@ def test_layers_as_a_real_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gradflow", "jacobians", "--layers", "0"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command,args,hint", [
+    (["lyapunov"], ["--bidirectional"], "--bidirectional"),
+    (["plot", "decay"], ["--bidirectional", "--layers", "2"], "--bidirectional"),
+    (["plot", "gates"], ["--cell", "lstm", "--layers", "2"], "--layers"),
+    (["plot", "phase"], ["--layer-residual"], "--layers"),
+])
+def test_commands_refuse_networks_they_cannot_analyse(tmp_path, command, args, hint):
+    out = tmp_path / "f.png"
+    result = _run([*command, *args, "--hidden", "4", "--steps", "6", "-q",
+                   *(["-o", str(out)] if command[0] == "plot" else [])])
+    assert result.exit_code == 2, result.output
+    assert hint in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_lyapunov_and_clipping_take_a_stack():
+    result = _run(["lyapunov", "--cell", "gru", "--layers", "2", "--hidden", "3", "--steps",
+                   "20", "-q", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert "2xgru" in result.output
+    result = _run(["ablate", "clipping", "--cell", "rnn", "--layers", "2", "--layer-residual",
+                   "--hidden", "4", "--steps", "5", "--updates", "2", "-q"])
+    assert result.exit_code == 0, result.output

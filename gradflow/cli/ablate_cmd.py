@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 
 from ..cells.builtin import CELLS, get_cell
+from ..cells.layers import stack
 from ..cells.skips import transform
 from ..io.results import FORMATS, read_table, table_to_text
 from ..training.clipping import CLIP_MODES
@@ -17,7 +18,7 @@ from ..training.tasks import TASKS
 from .base import ablate, check_results_path, fail, plot, progress_bar, write_results
 from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,
                       save_figure)
-from .options import check_lag, skip_options
+from .options import LAYER_OPTIONS, check_lag, skip_options
 from .params import FiniteFloat
 
 FINAL_LOSS_WINDOW = 10  # updates averaged into the final loss (one mini-batch is noisy)
@@ -136,10 +137,12 @@ def draw_ablation(results, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE
               callback=_suffix(FIGURE_FORMATS, "the figure file"), metavar="FILE",
               help="Also draw loss and gradient-norm curves to FILE (.png, .pdf or .svg).")
 @skip_options
+@LAYER_OPTIONS[0]
+@LAYER_OPTIONS[2]
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, truncation,
              thresholds, modes, max_loss, seed, fmt, output, figure, skip, skip_scale,
-             highway_bias, quiet):
+             highway_bias, layers, layer_residual, quiet):
     """Train one cell on one task from one seed under each clipping mode and threshold.
 
     Records, one row per run and update: mode, threshold, update (1-based), loss (mini-batch
@@ -161,6 +164,8 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
         check_figure_path(figure)
     check_lag(skip, steps)
     model = transform(get_cell(cell), skip, scale=skip_scale, highway_bias=highway_bias)
+    if (layers or 1) > 1 or layer_residual:
+        model = stack([model] * (layers or 1), residual=layer_residual)
     runs = sum(1 if m == "none" else len(thresholds) for m in modes)
     with progress_bar(runs * updates, "training", quiet) as bar:
         try:

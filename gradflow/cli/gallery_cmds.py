@@ -138,7 +138,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
                 ParameterSource.COMMANDLINE:
             fail("the phase diagram sweeps the scale: use --scales, not --scale")
         grid = parse_scales(scales)
-        networks = resolve_networks(config)
+        networks = resolve_networks(config, needs="layer")
         check_memory(networks, "phase")
         net = networks[0]
         with one_line_errors(), progress_bar(len(networks) * len(grid) * net.samples
@@ -260,7 +260,7 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
         gateless = [c for c in cells if c not in KEEP_GATE]
         if gateless:
             fail(f"--cell {gateless[0]}: has no gates; use lstm, gru or gru_torch")
-        networks = resolve_networks(config, cells)
+        networks = resolve_networks(config, cells, needs="layer")
         per_cell = config["samples"] * networks[0].length
         check_memory(networks, "gates")
         traces = for_each_network(networks, per_cell, "gate traces", config["quiet"],

@@ -43,7 +43,7 @@ def jacobians(fmt, output, loss_vector, wrt, output_step, **opts):
         refuse("--output-step applies to --wrt input")
     if wrt == "input" or config["layers"] not in (None, 1) or config["bidirectional"] \
             or config["layer_residual"] or config["weights_file"]:
-        networks = resolve_networks(config)
+        networks = resolve_networks(config, needs="any")
         if wrt == "input" or any(is_layered(net) for net in networks):
             if loss_vector is not None:
                 refuse("--loss-vector applies to one layer's ds_T/ds_t (--wrt state, one layer)")

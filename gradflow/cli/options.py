@@ -185,11 +185,13 @@ def pop_flow_options(opts):
     return {k: opts.pop(k) for k in FLOW_OPTION_NAMES}
 
 
-def resolve_networks(config, default_cells=DEFAULT_CELLS):
+def resolve_networks(config, default_cells=DEFAULT_CELLS, needs="cell"):
     """Check the flow options and resolve their defaults, loading weights and input files.
 
     Returns one `Network` per cell asked for (the same weights settings, inputs and seed for
-    all). One-line errors for bad input: exit 2 for options that contradict each other.
+    all). One-line errors for bad input: exit 2 for options that contradict each other, among
+    them a network the command cannot analyse: `needs` 'cell' refuses a bidirectional network
+    (it has no step Jacobian), 'layer' anything but one layer, 'any' nothing.
     """
     cells, hidden, input_size = tuple(config["cells"]), config["hidden"], config["input_size"]
     steps, samples = config["steps"], config["samples"]
@@ -245,9 +247,25 @@ def resolve_networks(config, default_cells=DEFAULT_CELLS):
                 "forget_bias": config["forget_bias"], "seed": config["seed"], "samples": samples,
                 "params": params, "inputs": inputs, "sources": sources}
     try:
-        return [Network(cell, **template) for cell in (cells or default_cells)]
+        networks = [Network(cell, **template) for cell in (cells or default_cells)]
     except ValueError as err:
         fail(str(err))
+    _check_layout(networks, needs)
+    return networks
+
+
+def _check_layout(networks, needs):
+    command = click.get_current_context().command_path
+    for net in networks:
+        if needs == "layer" and is_layered(net):
+            raise click.BadParameter(f"{command} analyses one layer; {net.name} has "
+                                     f"{len(layered(net.cell_function()).layers)} "
+                                     f"layer(s){' in two directions' if net.bidirectional else ''}",
+                                     param_hint="--layers")
+        if needs == "cell" and not net.is_cell:
+            raise click.BadParameter(f"{command} needs a network that runs forwards in time; a "
+                                     "bidirectional one is analysed by `gradflow jacobians --wrt "
+                                     "input`", param_hint="--bidirectional")
 
 
 def check_memory(networks, analysis, blocks=0):
@@ -353,20 +371,16 @@ def for_each_network(networks, steps_each, label, quiet, compute):
 
 
 def is_layered(network):
-    """Whether `gradflow jacobians` shows the network by its depth x time map: L > 1 layers or
-    identity connections between them (a bidirectional network included)."""
-    return network.bidirectional or len(layered(network.cell_function()).layers) > 1 \
-        or network.layer_residual
+    """Whether the network has more than one layer, identity connections between layers or a
+    second direction: `gradflow jacobians` shows it by its depth x time map."""
+    layout = layered(network.cell_function())
+    return len(layout.layers) > 1 or layout.directions > 1 or layout.residual
 
 
 def compute_depth_maps(networks, quiet):
     """`depth_map` of every network under one progress bar; a bidirectional one is refused
     (exit 2): its state at step t depends on later inputs."""
-    for net in networks:
-        if not net.is_cell:
-            raise click.BadParameter("the depth x time map needs a network that runs forwards "
-                                     "in time; for a bidirectional one use --wrt input",
-                                     param_hint="--bidirectional")
+    _check_layout(networks, "cell")
     check_memory(networks, "depth")
     steps = networks[0].samples * networks[0].length * len(
         layered(networks[0].cell_function()).layers)
