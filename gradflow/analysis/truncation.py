@@ -20,11 +20,12 @@ j = tau - t and the contribution of lag j
     C_j = sum_tau dL_tau/ds_{tau-j} . d_theta s_{tau-j}      (d_theta: s_{tau-j-1} held fixed),
 
 the truncated gradient is g_k = C_0 + ... + C_{k-1} and the full one g_T. All tau are carried
-at once: lag j is one batched vector-Jacobian product of the cell over the T - j steps it
-touches (one per sample and loss term), which gives C_j and the adjoints of lag j + 1 together.
-The cost is T such products per loss, the memory O(T n) for the adjoints plus one parameter
-vector per truncation length asked for. A skip connection's state carries its last K states,
-so a window of k steps is k steps of the augmented state.
+at once: lag j is one vector-Jacobian product of the cell over a batch of states, the step
+tau - j of every loss term tau of every sequence, which gives C_j and the adjoints of lag
+j + 1 together. That is T products per loss, over S T (T + 1) / 2 states in all for the summed
+loss and S T for the last (S sequences); the memory is O(S T n) for the states and adjoints
+plus one parameter vector per truncation length asked for. A skip connection's state carries
+its last K states, so a window of k steps is k steps of the augmented state.
 
 Seeds: the weights are the Network's (child 0 of SeedSequence(seed)). This analysis does not
 use the Network's Gaussian input sequences; its own draws come from child 1 of
@@ -35,8 +36,8 @@ so changing `samples` keeps the readout and the first sequences.
 References:
   Williams & Peng (1990), An efficient gradient-based algorithm for on-line training of
   recurrent network trajectories. Sutskever (2013), Training recurrent neural networks (PhD
-  thesis, ch. 2: the k1/k2 truncation). Tallec & Ollivier (2017), Unbiasing truncated
-  backpropagation through time.
+  thesis; truncation with the parameters k1 and k2). Tallec & Ollivier (2017), Unbiasing
+  truncated backpropagation through time.
 """
 
 from dataclasses import dataclass, field
