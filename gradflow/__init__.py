@@ -31,6 +31,7 @@ from .analysis.gates import gate_traces
 from .analysis.spectra import spectrum
 from .analysis.skip_ablation import skip_ablation
 from .analysis.depth import depth_map, feedforward_flow, sensitivity
+from .analysis.truncation import truncated_bptt
 from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
 from .training.loop import train
@@ -45,6 +46,6 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "lyapunov_spectrum", "decay_profile", "DecayProfile", "Summary", "summarize",
            "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table",
            "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
-           "highway", "skip_ablation", "train", "evaluate", "skip_training",
+           "highway", "skip_ablation", "truncated_bptt", "train", "evaluate", "skip_training",
            "accuracy_by_delay", "stack", "bidirectional", "PerStep", "mlp", "depth_flow",
            "input_sensitivity", "depth_map", "sensitivity", "feedforward_flow"]

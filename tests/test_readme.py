@@ -269,6 +269,36 @@ def cliff_phrases():
             f"in b", f"(its largest gradient norm is {fixed(m['longer_largest_grad_norm'], 0)})"]
 
 
+def truncation_phrases():
+    n = Numbers("truncation")
+    m = n.meta
+    r = {(c, loss): n.row(cell=c, loss=loss) for c in ("rnn", "lstm", "gru")
+         for loss in ("last", "sum")}
+    keep = {key: row["keeps_90"] for key, row in r.items()}
+    assert keep["rnn", "last"] == keep["rnn", "sum"] and keep["lstm", "last"] == \
+        keep["lstm", "sum"]  # "with either loss"
+    assert all(r["lstm", loss]["lost_share_k10"] > r[c, loss]["lost_share_k10"]
+               for c in ("rnn", "gru") for loss in ("last", "sum"))  # "costs most"
+    cos1 = {key: fixed(row["cosine_k1"], 2) for key, row in r.items()}
+    lost10 = {key: sig(row["lost_share_k10"], 2) for key, row in r.items()}
+    return [f"H = {m['hidden']}, T = {m['steps']}, seed {m['seed']}",
+            f"a vocabulary of {m['vocabulary']}",
+            f"summed over a batch of {m['samples']} sequences",
+            f"One step of back-propagation (k = 1) keeps a cosine of {cos1['rnn', 'last']} (loss "
+            f"at the last step) and {cos1['rnn', 'sum']} (summed loss) for the RNN, "
+            f"{cos1['lstm', 'last']} and {cos1['lstm', 'sum']} for the LSTM, "
+            f"{cos1['gru', 'last']} and {cos1['gru', 'sum']} for the GRU",
+            f"every larger k of the grid {', '.join(map(str, m['truncations'][:10]))}, ..., "
+            f"{m['truncations'][-1]}) from k = {keep['rnn', 'last']} for the RNN with either "
+            "loss, from "
+            f"k = {keep['lstm', 'last']} for the LSTM with either loss, and from "
+            f"k = {keep['gru', 'last']} (last) and k = {keep['gru', 'sum']} (summed) for the GRU",
+            f"at k = 10 it still loses {lost10['lstm', 'last']} (last) and "
+            f"{lost10['lstm', 'sum']} (summed) of its gradient, the RNN {lost10['rnn', 'last']} "
+            f"and {lost10['rnn', 'sum']}, the GRU {lost10['gru', 'last']} and "
+            f"{lost10['gru', 'sum']}"]
+
+
 SECTIONS = {
     "Vanishing against holding": decay_phrases,
     "Phase diagram: vanishing, exploding, and the theory that predicts the boundary":
@@ -280,6 +310,7 @@ SECTIONS = {
     "Pascanu's cliff": cliff_phrases,
     "Skip connections: what they change about the flow": skip_phrases,
     "Skip connections: what they change about learning": skip_training_phrases,
+    "Truncated BPTT: what it throws away": truncation_phrases,
 }
 # Numbers a section may print that are neither settings of its commands nor results of its run,
 # each for a reason given here.
@@ -301,6 +332,8 @@ CONSTANTS = {
     # the lag in skip:4 and dense:4, the copy task's 10 tokens, chance 1/8, the default forget
     # bias 1 (in words: "twice", "two of the three", "three times")
     "Skip connections: what they change about learning": {"4", "10", "1/8", "1"},
+    # seed 003; W_y ~ N(0, 1/H); k = 1 (one step); the 90 % of the cosine 0.9 that is read off
+    "Truncated BPTT: what it throws away": {"003", "0", "1", "90", "0.9"},
 }
 NUMBER = re.compile(r"(?<![\w.^/])-?\d+(?:\.\d+)?(?:e-?\d+)?(?:/\d+)?")
 

@@ -41,5 +41,9 @@ def test_the_python_api_section_runs(tmp_path, monkeypatch):
     assert lam[0] == pytest.approx(0.49, abs=0.03)
     assert namespace["ax"].get_lines()
     assert len(namespace["sweep"].runs) == 2 * 3 * 2  # delays x models x seeds
+    cut = namespace["cut"]  # an LSTM of 50 steps: k = 50 is full BPTT
+    assert cut.losses == ("last", "sum") and cut.cosine.shape == (2, 3)
+    np.testing.assert_allclose(cut.cosine[:, -1], 1.0, atol=1e-12)
+    np.testing.assert_array_equal(cut.lost_share[:, -1], 0.0)
     assert namespace["run"].params["weight_out"].shape == (8, 16)
     plt.close("all")

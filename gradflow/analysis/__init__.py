@@ -1,5 +1,6 @@
 """Analyses that return plain data: decay profiles (`decay`), the phase diagram (`phase`, with
-`meanfield` theory), gates (`gates`), spectra (`spectra`), pairwise norms (`pairwise`), each
+`meanfield` theory), gates (`gates`), spectra (`spectra`), pairwise norms (`pairwise`), the
+skip ablation (`skip_ablation`), what truncated BPTT throws away (`truncation`), each
 taking one description of the network and its inputs (`network.Network`). Imports cells,
 engine and io; never above.
 """

@@ -6,6 +6,7 @@ from .base import ablate, main, plot
 from . import ablate_cmd, cliff_cmd, jacobians_cmd, lyapunov_cmd, plot_cmds  # noqa: F401
 from . import skip_cmd  # noqa: F401  (ablate skip, plot skip)
 from . import skip_training_cmd  # noqa: F401  (ablate skip-training, plot skip-training)
+from . import truncation_cmd  # noqa: F401  (ablate truncation, plot truncation)
 from . import gallery_cmds  # noqa: F401  (plot phase, heatmap, spectrum, gates)
 
 __all__ = ["main", "plot", "ablate"]

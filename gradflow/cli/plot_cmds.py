@@ -21,7 +21,8 @@ KIND_COLUMNS = {"decay": ("cell", "log10_frobenius_norm"),
                 "spectrum": ("lyapunov_log10_per_step",), "gates": ("step",),
                 "skip": ("variant", "log10_spectral_norm"),
                 "skip_training": ("model", "eval_loss"),
-                "clipping": ("mode", "grad_norm_before"), "cliff": ("path", "grad_norm")}
+                "clipping": ("mode", "grad_norm_before"), "cliff": ("path", "grad_norm"),
+                "truncation": ("loss", "lost_share")}
 
 
 def kind_of(table):
