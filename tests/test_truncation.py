@@ -47,7 +47,7 @@ def brute_force(cell, params, symbols, readout, state0, k, loss, out):
             s = detached
             for t in range(start + 1, tau + 1):
                 s = cell(p, s, x[:, t - 1])
-            logits = anp.dot(s[:, out], readout.T)
+            logits = anp.dot(out(s) if callable(out) else s[:, out], readout.T)
             target = logits[np.arange(S), symbols[:, tau]]
             return -anp.sum(anp.log(anp.exp(target) / anp.sum(anp.exp(logits), axis=1)))
 
@@ -83,6 +83,25 @@ def test_every_truncated_gradient_is_the_brute_force_one(net, loss):
                              int(k), loss, out)
         np.testing.assert_allclose(kept, oracle, rtol=0, atol=1e-10 * scale)
         np.testing.assert_allclose(lost, full - oracle, rtol=0, atol=1e-10 * scale)
+
+
+def test_a_residual_stack_reads_out_its_top_plus_the_layer_below():
+    """Two GRU layers joined by an identity connection: the readout sees s^(1) + s^(0) (the
+    state is (s^(0), s^(1)), H entries each), written out here for the oracle."""
+    net = Network("gru", layers=2, layer_residual=True, hidden=H, input_size=V, steps=T,
+                  samples=SAMPLES, seed=8)
+    built = net.build()
+    lm = language_model(net, H)
+    inputs = np.eye(V)[lm.symbols[:, :-1]]
+    g = truncated_gradients(built.cell, built.params, inputs, lm.symbols[:, 1:], lm.readout,
+                            state0=built.state0, truncations=[1, 3, T], loss="sum",
+                            out=output_block(built.cell, built.params))
+    def top_plus_below(s):
+        return s[..., H:2 * H] + s[..., :H]
+    for k, kept in zip(g.truncations, g.kept):
+        oracle = brute_force(built.cell, built.params, lm.symbols, lm.readout, built.state0,
+                             int(k), "sum", top_plus_below)
+        np.testing.assert_allclose(kept, oracle, rtol=0, atol=1e-10 * np.linalg.norm(oracle))
 
 
 @pytest.mark.parametrize("net", NETWORKS[:4], ids=lambda n: n.name)

@@ -103,7 +103,11 @@ def default_truncations(T):
 
 def output_block(cell, params):
     """The entries of the cell's state its readout sees: the 'h' block where the cell names one
-    (the LSTM), else the network's own state (`primary`), else the whole state."""
+    (the LSTM), else the network's own state (`primary`), else the whole state. A stack of
+    layers (`gradflow.cells.layers.stack`) gives a function of the state instead: its output,
+    the top layer's plus, with identity connections between layers, those below."""
+    if hasattr(cell, "output"):
+        return lambda state: cell.output(params, state)
     blocks = cell.blocks(params) if hasattr(cell, "blocks") else {}
     return blocks["h"] if "h" in blocks else primary_block(cell, params)
 
@@ -137,7 +141,8 @@ def truncated_gradients(cell, params, inputs, targets, readout, *, state0, trunc
       state0: (n,) the initial state of every sequence.
       truncations: lengths k >= 1 (any order; k > T is the same as T).
       loss: 'last' (L_T) or 'sum' (L_1 + ... + L_T); the gradient is summed over sequences.
-      out: the slice of the state the readout sees (`output_block`).
+      out: the slice of the state the readout sees, or a function of the state giving it
+        (`output_block`).
       progress: called with the number of lags done (T in all).
 
     Returns:
@@ -202,6 +207,8 @@ def _loss_gradient(states, targets, readout, out):
         logits = anp.dot(h, readout.T)
         return anp.sum(logsumexp(logits, axis=-1) - anp.sum(logits * picked, axis=-1))
 
+    if callable(out):  # a stack's output, a function of the whole state
+        return elementwise_grad(lambda s: total(out(s)))(states)
     adjoint = np.zeros_like(states)
     adjoint[..., out] = elementwise_grad(total)(states[..., out])
     return adjoint
@@ -246,7 +253,8 @@ def truncated_bptt(network, truncations=None, losses=LOSSES, *, progress=None):
         raise ValueError(f"truncation lengths are repeated: {ks.tolist()}")
     built = network.build()
     out = output_block(built.cell, built.params)
-    n_out = len(range(*out.indices(len(built.state0))))
+    n_out = np.shape(out(built.state0))[-1] if callable(out) else \
+        len(range(*out.indices(len(built.state0))))
     lm = language_model(network, n_out)
     vocabulary = len(lm.readout)
     inputs = np.eye(vocabulary)[lm.symbols[:, :-1]]

@@ -13,8 +13,8 @@ from ..plotting.style import RC, TWO_COLUMN
 from ..plotting.truncation import plot_truncation_panels
 from .base import ablate, check_results_path, given, plot, refuse, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import DEFAULT_CELLS, for_each_network, format_option, resolve_networks, \
-    skip_options
+from .options import (DEFAULT_CELLS, LAYER_OPTIONS, for_each_network, format_option,
+                      resolve_networks, skip_options)
 from .params import FINITE, FilePath
 from .plot_cmds import read_results
 from .tables import setup_line
@@ -23,7 +23,7 @@ FIGURE_SIZE = (TWO_COLUMN[0], 2.9)  # inches: two panels, the legend above them
 LEVEL = 0.9  # the cosine counted as keeping the gradient
 NETWORK_OPTION_NAMES = ("cells", "activation", "hidden", "input_size", "steps", "init", "scale",
                         "forget_bias", "seed", "samples", "skip", "skip_scale", "highway_bias",
-                        "weights_file")
+                        "weights_file", "layers", "layer_residual")
 
 
 def _cells(ctx, param, values):
@@ -90,9 +90,11 @@ def network_options(command):
                      metavar="N", help="Sequences in the batch the gradient is summed over."),
     ]
     after = [
+        LAYER_OPTIONS[0], LAYER_OPTIONS[2],  # not --bidirectional: it has no steps back
         click.option("--weights", "weights_file", type=FilePath(dir_okay=False),
-                     metavar="FILE.npz", help="Trained PyTorch weights: a one-layer nn.RNN, "
-                     "nn.LSTM or nn.GRU state_dict saved with numpy.savez (see README)."),
+                     metavar="FILE.npz", help="Trained PyTorch weights: an nn.RNN, nn.LSTM or "
+                     "nn.GRU state_dict (any number of layers, one direction) saved with "
+                     "numpy.savez (see README)."),
         click.option("--loss", type=click.Choice(["last", "sum", "both"]), default="both",
                      show_default=True, help="The loss at the last step, the loss summed over "
                                              "every step, or both."),
@@ -114,7 +116,7 @@ def compute(opts):
     """Resolve the options into Networks and run `truncated_bptt` on each, under a progress
     bar; one-line errors for bad input."""
     config = {name: opts[name] for name in NETWORK_OPTION_NAMES}
-    config.update(input_file=None, quiet=opts["quiet"])
+    config.update(input_file=None, quiet=opts["quiet"], bidirectional=False)
     networks = resolve_networks(config, config["cells"] or DEFAULT_CELLS)
     T = networks[0].length
     ks = opts["truncations"]
