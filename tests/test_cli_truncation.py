@@ -182,3 +182,12 @@ def test_as_a_real_command(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.startswith("Error:")
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_run_too_large_for_the_machine_is_refused_before_any_work(tmp_path):
+    out = tmp_path / "t.csv"
+    result = CliRunner().invoke(main, ["ablate", "truncation", "--cell", "rnn", "--hidden",
+                                       "60000", "-q", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "memory" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()

@@ -13,7 +13,7 @@ from ..plotting.style import RC, TWO_COLUMN
 from ..plotting.truncation import plot_truncation_panels
 from .base import ablate, check_results_path, given, plot, refuse, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import (DEFAULT_CELLS, LAYER_OPTIONS, for_each_network, format_option,
+from .options import (DEFAULT_CELLS, LAYER_OPTIONS, check_memory, for_each_network, format_option,
                       resolve_networks, skip_options)
 from .params import FINITE, FilePath
 from .plot_cmds import read_results
@@ -118,6 +118,7 @@ def compute(opts):
     config = {name: opts[name] for name in NETWORK_OPTION_NAMES}
     config.update(input_file=None, quiet=opts["quiet"], bidirectional=False)
     networks = resolve_networks(config, config["cells"] or DEFAULT_CELLS)
+    check_memory(networks, "truncation")
     T = networks[0].length
     ks = opts["truncations"]
     if ks is not None and max(ks) > T:

@@ -17,7 +17,7 @@ __all__ = ["ANALYSES", "needed_bytes", "available_bytes", "format_bytes"]
 # n x n matrices alive at once, LAPACK workspace (about 6) included. 'heatmap' also keeps its
 # grid of block products, counted separately.
 ANALYSES = {"decay": 11, "phase": 11, "gates": 11, "spectrum": 15, "heatmap": 18, "depth": 11,
-            "sensitivity": 11}
+            "sensitivity": 11, "truncation": 11}
 _BASE = 2 ** 20  # bytes: small arrays, independent of the sizes
 
 
@@ -30,7 +30,9 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
       hidden, input_size, steps, samples: H, D, T and the number of input sequences.
       analysis: one of ANALYSES ('decay' for `decay_profile` and `gradient_flow`; 'depth' and
         'sensitivity' for the layered sweeps of `gradflow.engine.depth`, whose adjoints of
-        m x n numbers per step, m <= n, are kept between layers).
+        m x n numbers per step, m <= n, are kept between layers; 'truncation' for
+        `gradflow.analysis.truncation`, which keeps a parameter-sized gradient per band of
+        truncation lengths and the batch's states).
       blocks: for 'heatmap', the number of n x n block products kept (grid points - 1).
 
     Returns:
@@ -51,6 +53,9 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
                + T * S * (D + 16))                      # inputs and curves of each sample
     if analysis in ("depth", "sensitivity"):
         numbers += 3 * T * n * n                        # adjoints passed between layers
+    if analysis == "truncation":
+        numbers += (22 * W * (H + D + 2)                # gradient per lag band, about 20 k
+                    + 4 * T * S * n)                    # the batch's states and adjoints
     if analysis == "gates":
         numbers += T * S * (2 * W + 40)                 # every gate at every step, pooled
     return 8 * numbers + _BASE
