@@ -370,3 +370,33 @@ def test_stack_trains_on_its_top_output_with_exact_gradients():
                 bumped.append(bptt(net, p, task, s0)[0])
             fd = (bumped[0] - bumped[1]) / 2e-6
             assert grads[key].reshape(-1)[i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(L=st.integers(1, 3), T=st.integers(2, 40), seed=st.integers(0, 2 ** 31 - 1))
+def test_diagonal_linear_stacks_leaders_that_overtake(L, T, seed):
+    """Linear layers with diagonal W_hh = diag(a^(l)) and W_ih = diag(c^(l)), n = 70 units
+    (above the size where spectral norms switch from a full SVD to Krylov with warm starts):
+    every map is diagonal and its leading coordinate changes with d. The oracle is a scalar
+    recursion per coordinate: V(j, t) = a^(j) V(j, t+1) + c^(j+1) V(j+1, t), V(L-1, T) = 1."""
+    n = 70
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.2, 1.2, (L, n)) * rng.choice([-1, 1], (L, n))
+    c = rng.uniform(0.2, 2.0, (L, n))
+    net = stack([gf.rnn_linear] * L)
+    params = {}
+    for l in range(L):
+        params.update({f"weight_ih_l{l}": np.diag(c[l]), f"weight_hh_l{l}": np.diag(a[l]),
+                       f"bias_ih_l{l}": np.zeros(n), f"bias_hh_l{l}": np.zeros(n)})
+    flow = depth_flow(net, params, np.zeros((T, n)))
+    V = np.zeros((L, T + 2, n))  # V[j, t]: d s^(L-1)_T[i] / d s^(j)_t[i], t = 1..T
+    for t in range(T, 0, -1):
+        for j in range(L - 1, -1, -1):
+            V[j, t] = (1.0 if (j, t) == (L - 1, T) else 0.0) + a[j] * V[j, t + 1] \
+                + (c[j + 1] * V[j + 1, t] if j + 1 < L else 0.0)
+    for j in range(L):
+        for d in range(T):
+            v = np.abs(V[j, T - d])
+            assert flow.log10_spectral_norm[j, d] == pytest.approx(np.log10(v.max()), abs=1e-10)
+            assert flow.log10_frobenius_norm[j, d] == pytest.approx(
+                0.5 * np.log10(np.sum(v ** 2)), abs=1e-10)
