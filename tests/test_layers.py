@@ -400,3 +400,27 @@ def test_diagonal_linear_stacks_leaders_that_overtake(L, T, seed):
             assert flow.log10_spectral_norm[j, d] == pytest.approx(np.log10(v.max()), abs=1e-10)
             assert flow.log10_frobenius_norm[j, d] == pytest.approx(
                 0.5 * np.log10(np.sum(v ** 2)), abs=1e-10)
+
+
+@pytest.mark.parametrize("spec", ["skip:3", "dense:2", "highway"])
+def test_input_sensitivity_of_skip_networks_against_autograd(spec):
+    """A skip connection in time carries past states; y_tau is the network's own output (the
+    LSTM's h of s_tau), written out here from the first H entries of the augmented state."""
+    base = gf.lstm
+    cell = transform(base, spec)
+    H, D, T, tau = 3, 2, 8, 6
+    params = gf.init_params(cell, H, D, seed=5)
+    x = np.random.default_rng(6).standard_normal((T, D))
+
+    def y(xx):
+        s = np.zeros(cell.state_size(params))
+        for t in range(tau):
+            s = cell(params, s, xx[t])
+        return s[:H]
+
+    J = jacobian(y)(x)
+    sens = input_sensitivity(cell, params, x, tau)
+    for t in range(T):
+        spec_, frob = _log_norms(J[:, t, :])
+        assert sens.log10_spectral_norm[t] == pytest.approx(spec_, abs=TOL)
+        assert sens.log10_frobenius_norm[t] == pytest.approx(frob, abs=TOL)
