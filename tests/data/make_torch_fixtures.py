@@ -30,8 +30,18 @@ Files (all arrays float64; a state in PyTorch's layout, LSTM cell state apart):
   `state_dict/<key>`, what nn.GRU holds after load_state_dict(strict=True) of that file;
   `inputs`, `h0` and PyTorch's states `h` from those weights.
 
-Modules are run one step at a time, so that the LSTM's cell state c_t is seen at every step; the
-script checks that the stepwise run equals the module's run over the whole sequence.
+- torch_<name>.npz and torch_<name>_run.npz for the six stacked and bidirectional modules in
+  LAYERED (see `layered_case`), input size 3, hidden size 4, 6 steps: 3-layer tanh RNN, LSTM and
+  GRU, 2-layer bidirectional tanh RNN, LSTM and GRU (the GRU with bias=False). The first file is
+  the state_dict (keys _l0.._l{L-1}, and _reverse); the run file holds `inputs` (6, 3), the
+  initial states `h0` (L*dirs, 4) (and `c0`, LSTM), in PyTorch's order (layer 0, layer 0
+  reverse, layer 1, ...), and what the module returns for them: `output` (6, dirs*4), the top
+  layer's h at every step, both directions concatenated, and `h_n` (L*dirs, 4) (and `c_n`).
+
+One-layer modules are run one step at a time, so that the LSTM's cell state c_t is seen at every
+step; the script checks that the stepwise run equals the module's run over the whole sequence.
+Stacked and bidirectional modules run over the whole sequence at once (PyTorch's `output`,
+`h_n`, `c_n`); the script checks that `output` ends in the top layer's h_n in each direction.
 """
 
 import tempfile
@@ -51,17 +61,27 @@ FIXED = {  # file name -> (module, bias); the seed is the position in this dict
     "gru": ("gru", True),
     "gru_nobias": ("gru", False),
 }
+LAYERED = {  # file name -> (module, layers, bidirectional, bias); seed 100 + position
+    "rnn_tanh_3layers": ("rnn_tanh", 3, False, True),
+    "lstm_3layers": ("lstm", 3, False, True),
+    "gru_3layers": ("gru", 3, False, True),
+    "rnn_tanh_bi2": ("rnn_tanh", 2, True, True),
+    "lstm_bi2": ("lstm", 2, True, True),
+    "gru_bi2_nobias": ("gru", 2, True, False),
+}
+LAYERED_SIZES = (3, 4, 6)  # D, H, T
 RANDOM_MODULES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 RANDOM_SEEDS = range(3)
 SAVED_SEED = 0
 
 
-def make_module(name, input_size, hidden, bias=True):
-    """A float64 one-layer module: 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru'."""
+def make_module(name, input_size, hidden, bias=True, layers=1, bidirectional=False):
+    """A float64 module: 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru', one layer by default."""
+    shape = dict(bias=bias, num_layers=layers, bidirectional=bidirectional)
     if name.startswith("rnn_"):
-        module = torch.nn.RNN(input_size, hidden, nonlinearity=name[4:], bias=bias)
+        module = torch.nn.RNN(input_size, hidden, nonlinearity=name[4:], **shape)
     else:
-        module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name](input_size, hidden, bias=bias)
+        module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name](input_size, hidden, **shape)
     return module.to(torch.float64)
 
 
@@ -104,6 +124,35 @@ def fixed_case(seed, module_name, bias):
     if is_lstm:
         arrays["c0"] = c0.numpy()
     arrays.update(run(module, inputs, h0, c0 if is_lstm else None))
+    return state_dict_arrays(module), arrays
+
+
+def layered_case(seed, module_name, layers, bidirectional, bias, sizes=LAYERED_SIZES):
+    """(state_dict, run arrays) of a stacked or bidirectional module of sizes (D, H, T).
+
+    PyTorch's initial weights; inputs, h0 and c0 standard normal. The run arrays: 'inputs'
+    (T, D), 'h0' (L*dirs, H), 'output' (T, dirs*H), 'h_n' (L*dirs, H) and, for 'lstm', 'c0',
+    'c_n' (L*dirs, H).
+    """
+    input_size, hidden, steps = sizes
+    dirs = 2 if bidirectional else 1
+    torch.manual_seed(seed)
+    module = make_module(module_name, input_size, hidden, bias, layers, bidirectional)
+    inputs = torch.randn(steps, input_size, dtype=torch.float64)
+    h0 = torch.randn(layers * dirs, hidden, dtype=torch.float64)
+    c0 = torch.randn(layers * dirs, hidden, dtype=torch.float64)
+    is_lstm = module_name == "lstm"
+    with torch.no_grad():
+        output, last = module(inputs, (h0, c0) if is_lstm else h0)
+    h_n = last[0] if is_lstm else last
+    # output is the top layer's h: its last row (forwards) and first row (backwards) are h_n's.
+    assert torch.equal(output[-1, :hidden], h_n[-dirs])
+    if bidirectional:
+        assert torch.equal(output[0, hidden:], h_n[-1])
+    arrays = {"inputs": inputs.numpy(), "h0": h0.numpy(), "output": output.numpy(),
+              "h_n": h_n.numpy()}
+    if is_lstm:
+        arrays.update(c0=c0.numpy(), c_n=last[1].numpy())
     return state_dict_arrays(module), arrays
 
 
@@ -174,6 +223,10 @@ def fixtures():
     files = {}
     for seed, (name, (module_name, bias)) in enumerate(FIXED.items()):
         state_dict, arrays = fixed_case(seed, module_name, bias)
+        files[f"torch_{name}.npz"] = state_dict
+        files[f"torch_{name}_run.npz"] = {**arrays, "torch_version": version}
+    for position, (name, spec) in enumerate(LAYERED.items()):
+        state_dict, arrays = layered_case(100 + position, *spec)
         files[f"torch_{name}.npz"] = state_dict
         files[f"torch_{name}_run.npz"] = {**arrays, "torch_version": version}
     files["torch_random_sizes.npz"] = {
