@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from gradflow.cells import gru, gru_torch, rnn, rnn_relu
 from gradflow.cells.layers import Layered, bidirectional, stack
 from gradflow.cli import main
-from gradflow.engine.layered import forward
+from gradflow.engine.depth import depth_flow, input_sensitivity
+from gradflow.engine.layered import forward, sweep
 from gradflow.engine.unroll import unroll
 from gradflow.io.weights import WeightsError, load_weights, params_from_state_dict, save_weights
 
@@ -98,6 +99,62 @@ def gaps_from_pytorch(loaded, case):
     return gaps
 
 
+def log10_norms(matrices, order):
+    """log10 of the norm `order` (2 or 'fro') of each matrix of (..., a, b): -inf for zero."""
+    norms = np.linalg.norm(matrices, ord=order, axis=(-2, -1))
+    with np.errstate(divide="ignore"):
+        return np.log10(norms)
+
+
+def assert_jacobians_match(loaded, case):
+    """gradflow's Jacobians from zero initial states against PyTorch's (`input_jacobians`,
+    `depth_jacobians`): the matrices from `engine.layered.sweep` to TOL, and the log10 norms
+    from `engine.depth.input_sensitivity` and `depth_flow` to 1e-10."""
+    inputs, steps = case["inputs"], len(case["inputs"])
+    run = forward(loaded.cell, loaded.params, inputs)
+    out = run.outputs.shape[1]
+    for tau, expected in zip(case["output_steps"], case["input_jacobians"]):  # (out, T, D)
+        tau = int(tau)
+        rows = sweep(loaded.cell, loaded.params, run, seed_output=(tau, np.eye(out)))
+        found = np.stack([g.mantissa * 10.0 ** g.scale for g in rows], axis=1)
+        assert np.max(np.abs(found - expected)) <= TOL
+        if loaded.directions == 1:  # y_tau does not see the inputs after tau
+            assert not np.any(expected[:, tau:]) and not np.any(found[:, tau:])
+        per_step = expected.transpose(1, 0, 2)  # (T, out, D)
+        sens = input_sensitivity(loaded.cell, loaded.params, inputs, output_step=tau)
+        assert sens.output_step == tau and list(sens.step) == list(range(1, steps + 1))
+        parts = {"whole": (sens.log10_spectral_norm, sens.log10_frobenius_norm), **{
+            name: sens.directions[name] for name in sens.directions}}
+        assert sorted(sens.directions) == (["forward", "reverse"] if loaded.directions == 2
+                                           else [])
+        rows_of = {"whole": slice(None), "forward": slice(0, loaded.hidden),
+                   "reverse": slice(loaded.hidden, None)}
+        for name, (spectral, frobenius) in parts.items():
+            block = per_step[:, rows_of[name]]
+            for got, want in ((spectral, log10_norms(block, 2)),
+                              (frobenius, log10_norms(block, "fro"))):
+                assert np.array_equal(got == -np.inf, want == -np.inf)
+                finite = want > -np.inf
+                assert np.all(np.abs(got[finite] - want[finite]) <= 1e-10)
+    if loaded.directions == 2:
+        assert "depth_jacobians" not in case
+        return
+    layers, n = loaded.layers, run.states[-1][0].shape[1]
+    lam = {}
+    sweep(loaded.cell, loaded.params, run, seed_state=(layers - 1, 0, steps, np.eye(n)),
+          visit=lambda l, c, t, adjoint: lam.__setitem__((l, t), adjoint))
+    expected = case["depth_jacobians"]  # (L, len(depth_steps), n, n)
+    found = np.array([[lam[l, int(t)].mantissa * 10.0 ** lam[l, int(t)].scale
+                       for t in case["depth_steps"]] for l in range(layers)])
+    assert np.max(np.abs(found - expected)) <= TOL
+    flow = depth_flow(loaded.cell, loaded.params, inputs)
+    distances = steps - case["depth_steps"]
+    assert np.max(np.abs(flow.log10_spectral_norm[:, distances]
+                         - log10_norms(expected, 2))) <= 1e-10
+    assert np.max(np.abs(flow.log10_frobenius_norm[:, distances]
+                         - log10_norms(expected, "fro"))) <= 1e-10
+
+
 def write_npz(path, arrays):
     np.savez(path, **arrays)
     return str(path)
@@ -134,6 +191,13 @@ def test_fixture_reproduces_pytorch_output_and_final_states(name):
     gaps = gaps_from_pytorch(loaded, case)
     assert len(gaps) == (2 + (kind == "lstm")) * (2 if dirs == 1 else 1)
     assert max(gaps.values()) <= TOL, gaps
+
+
+@pytest.mark.parametrize("name", LAYERED)
+def test_fixture_reproduces_pytorch_jacobians(name):
+    """d output[tau] / d inputs (every network) and d s^(L-1)_T / d s^(l)_t (stacks), which
+    PyTorch's autograd computed through the module, from the loaded file."""
+    assert_jacobians_match(load_weights(DATA / f"torch_{name}.npz"), stored(name)[1])
 
 
 @pytest.mark.parametrize("name", LAYERED)
@@ -227,6 +291,7 @@ def test_live_pytorch_layers(module, layers, bi, bias, sizes, seed, tmp_path):
         gaps = gaps_from_pytorch(loaded, case)
         scale = max(1.0, np.max(np.abs(case["output"])))  # relu may grow past 1
         assert max(gaps.values()) <= TOL * scale, gaps
+    assert_jacobians_match(loaded, case)
 
 
 def test_live_pytorch_reads_saved_layers_back(tmp_path):

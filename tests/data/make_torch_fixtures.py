@@ -37,6 +37,12 @@ Files (all arrays float64; a state in PyTorch's layout, LSTM cell state apart):
   initial states `h0` (L*dirs, 4) (and `c0`, LSTM), in PyTorch's order (layer 0, layer 0
   reverse, layer 1, ...), and what the module returns for them: `output` (6, dirs*4), the top
   layer's h at every step, both directions concatenated, and `h_n` (L*dirs, 4) (and `c_n`).
+  Then Jacobians by torch.autograd, from zero initial states and the same inputs:
+  `input_jacobians` (2, dirs*4, 6, 3), d output[tau] / d inputs for tau in `output_steps`
+  (3, 6), 1-based; and, unidirectional stacks only, `depth_jacobians` (L, 3, n, n),
+  d s^(L-1)_T / d s^(l)_t for t in `depth_steps` (6, 5, 1), s = h (n = 4) or, for the LSTM,
+  (h, c) (n = 8): layer l's state at step t perturbed after it is computed, every path
+  counted (see `depth_jacobians`).
 
 One-layer modules are run one step at a time, so that the LSTM's cell state c_t is seen at every
 step; the script checks that the stepwise run equals the module's run over the whole sequence.
@@ -153,7 +159,67 @@ def layered_case(seed, module_name, layers, bidirectional, bias, sizes=LAYERED_S
               "h_n": h_n.numpy()}
     if is_lstm:
         arrays.update(c0=c0.numpy(), c_n=last[1].numpy())
+    taus = (steps // 2, steps)
+    arrays.update(output_steps=np.array(taus), input_jacobians=input_jacobians(
+        module, inputs, taus).numpy())
+    if not bidirectional:
+        depth_steps = (steps, steps - 1, 1)
+        arrays.update(depth_steps=np.array(depth_steps), depth_jacobians=depth_jacobians(
+            module, module_name, bias, inputs, depth_steps).numpy())
     return state_dict_arrays(module), arrays
+
+
+def input_jacobians(module, inputs, taus):
+    """d output[tau] / d inputs (out, T, D) for each tau in `taus` (1-based), from zero initial
+    states: (len(taus), out, T, D)."""
+    jacobian = torch.autograd.functional.jacobian(lambda x: module(x)[0], inputs)  # (T, out, T, D)
+    return jacobian[[tau - 1 for tau in taus]]
+
+
+def depth_jacobians(module, module_name, bias, inputs, steps):
+    """d s^(L-1)_T / d s^(l)_t (n, n) for every layer l and each t in `steps` (1-based), from
+    zero initial states: (L, len(steps), n, n), s = h, or (h, c) for an LSTM.
+
+    Layer l's state at step t is perturbed after it is computed, so the perturbation reaches
+    the top state at T along every path: up through layers l+1.. at step t (they read layer
+    l's h) and along every layer's recurrence. The layers run one step at a time as one-layer
+    modules holding the stacked module's weights, with a perturbation eps[l, t] (zero) added to
+    each state; the Jacobian is the top state's with respect to eps. The unperturbed run must
+    end in the module's own h_n.
+    """
+    layers, hidden = module.num_layers, module.hidden_size
+    is_lstm = module_name == "lstm"
+    own = module.state_dict()
+    singles = []
+    for l in range(layers):
+        single = make_module(module_name, module.input_size if l == 0 else hidden, hidden, bias)
+        single.load_state_dict({key: own[key[:-1] + str(l)] for key in single.state_dict()})
+        singles.append(single)
+    n = 2 * hidden if is_lstm else hidden
+    T = len(inputs)
+
+    def top_state(eps):  # eps (L, T, n)
+        states = [torch.zeros(n, dtype=torch.float64) for _ in range(layers)]
+        for t in range(T):
+            x = inputs[t]
+            for l, single in enumerate(singles):
+                s = states[l]
+                state = (s[None, None, :hidden], s[None, None, hidden:]) if is_lstm \
+                    else s[None, None]
+                _, new = single(x[None, None], state)
+                s = (torch.cat([new[0][0, 0], new[1][0, 0]]) if is_lstm else new[0, 0])
+                states[l] = s + eps[l, t]
+                x = states[l][:hidden]
+        return states[-1]
+
+    zero = torch.zeros(layers, T, n, dtype=torch.float64)
+    with torch.no_grad():
+        _, last = module(inputs)
+        reached = top_state(zero)
+    assert torch.allclose(reached[:hidden], (last[0] if is_lstm else last)[-1], rtol=0,
+                          atol=1e-14)
+    jacobian = torch.autograd.functional.jacobian(top_state, zero)  # (n, L, T, n)
+    return jacobian.permute(1, 2, 0, 3)[:, [t - 1 for t in steps]]
 
 
 def random_case(module_name, seed):
