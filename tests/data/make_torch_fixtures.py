@@ -1,4 +1,5 @@
-"""Make the PyTorch fixtures in this folder: the independent oracle for `gradflow.io.weights`.
+"""Make the PyTorch fixtures in this folder: the independent oracle for `gradflow.io.weights` and,
+for stacked and bidirectional modules, for `gradflow.engine.layered` and `gradflow.engine.depth`.
 
 The test suite never runs this script; it reads the files, so the comparisons with PyTorch run
 everywhere, torch or not. Regenerate them by hand in a virtual environment of their own, outside
