@@ -13,11 +13,12 @@ record the torch version under `torch_version`):
     /work/torchenv/bin/python tests/data/make_torch_fixtures.py
 
 Everything is seeded: run again with the same versions, the script rewrites every file bit for
-bit (`git status` stays clean). In that environment `pytest tests/test_weights.py` also runs the
-live variants, which call the functions below at fresh seeds and check that the stored files
-are what this script makes.
+bit (`git status` stays clean). In that environment `pytest tests/test_weights.py
+tests/test_weights_layers.py` also runs the live variants, which call the functions below at
+fresh seeds and check that the stored files are what this script makes.
 
-Files (all arrays float64; a state in PyTorch's layout, LSTM cell state apart):
+Files (all arrays float64 but the integer step indices; a state in PyTorch's layout, LSTM cell
+state apart):
 - torch_<name>.npz, for five modules of input size 3 and hidden size 5: the state_dict exactly as
   a user saves it, np.savez(path, **{k: v.numpy() for k, v in module.state_dict().items()}).
   It lives in a file of its own because `load_weights` rejects keys a state_dict does not have.
