@@ -307,18 +307,6 @@ def test_unknown_cell_and_activation():
 
 
 @pytest.mark.parametrize("extra, says", [
-    ("weight_ih_l1", "layer 2 of a stacked RNN"),
-    ("bias_hh_l3", "layer 4 of a stacked RNN"),
-    ("weight_hh_l0_reverse", "the backward direction of a bidirectional RNN"),
-])
-def test_other_layers_are_not_supported_yet(extra, says, tmp_path):
-    arrays = fixture_state_dict("rnn_tanh")
-    arrays[extra] = arrays["weight_hh_l0"]
-    message = error_of(write_npz(tmp_path / "w.npz", arrays))
-    assert f"{extra} belongs to {says}" in message and "one-layer, one-direction" in message
-
-
-@pytest.mark.parametrize("extra, says", [
     ("weight_hr_l0", "proj_size"),
     ("weight_hh", "PyTorch names it weight_hh_l0"),
     ("fc.weight", "unexpected key 'fc.weight'"),

@@ -1,4 +1,5 @@
-"""Make the PyTorch fixtures in this folder: the independent oracle for `gradflow.io.weights`.
+"""Make the PyTorch fixtures in this folder: the independent oracle for `gradflow.io.weights` and,
+for stacked and bidirectional modules, for `gradflow.engine.layered` and `gradflow.engine.depth`.
 
 The test suite never runs this script; it reads the files, so the comparisons with PyTorch run
 everywhere, torch or not. Regenerate them by hand in a virtual environment of their own, outside
@@ -12,11 +13,12 @@ record the torch version under `torch_version`):
     /work/torchenv/bin/python tests/data/make_torch_fixtures.py
 
 Everything is seeded: run again with the same versions, the script rewrites every file bit for
-bit (`git status` stays clean). In that environment `pytest tests/test_weights.py` also runs the
-live variants, which call the functions below at fresh seeds and check that the stored files
-are what this script makes.
+bit (`git status` stays clean). In that environment `pytest tests/test_weights.py
+tests/test_weights_layers.py` also runs the live variants, which call the functions below at
+fresh seeds and check that the stored files are what this script makes.
 
-Files (all arrays float64; a state in PyTorch's layout, LSTM cell state apart):
+Files (all arrays float64 but the integer step indices; a state in PyTorch's layout, LSTM cell
+state apart):
 - torch_<name>.npz, for five modules of input size 3 and hidden size 5: the state_dict exactly as
   a user saves it, np.savez(path, **{k: v.numpy() for k, v in module.state_dict().items()}).
   It lives in a file of its own because `load_weights` rejects keys a state_dict does not have.
@@ -30,8 +32,24 @@ Files (all arrays float64; a state in PyTorch's layout, LSTM cell state apart):
   `state_dict/<key>`, what nn.GRU holds after load_state_dict(strict=True) of that file;
   `inputs`, `h0` and PyTorch's states `h` from those weights.
 
-Modules are run one step at a time, so that the LSTM's cell state c_t is seen at every step; the
-script checks that the stepwise run equals the module's run over the whole sequence.
+- torch_<name>.npz and torch_<name>_run.npz for the six stacked and bidirectional modules in
+  LAYERED (see `layered_case`), input size 3, hidden size 4, 6 steps: 3-layer tanh RNN, LSTM and
+  GRU, 2-layer bidirectional tanh RNN, LSTM and GRU (the GRU with bias=False). The first file is
+  the state_dict (keys _l0.._l{L-1}, and _reverse); the run file holds `inputs` (6, 3), the
+  initial states `h0` (L*dirs, 4) (and `c0`, LSTM), in PyTorch's order (layer 0, layer 0
+  reverse, layer 1, ...), and what the module returns for them: `output` (6, dirs*4), the top
+  layer's h at every step, both directions concatenated, and `h_n` (L*dirs, 4) (and `c_n`).
+  Then Jacobians by torch.autograd, from zero initial states and the same inputs:
+  `input_jacobians` (2, dirs*4, 6, 3), d output[tau] / d inputs for tau in `output_steps`
+  (3, 6), 1-based; and, unidirectional stacks only, `depth_jacobians` (L, 3, n, n),
+  d s^(L-1)_T / d s^(l)_t for t in `depth_steps` (6, 5, 1), s = h (n = 4) or, for the LSTM,
+  (h, c) (n = 8): layer l's state at step t perturbed after it is computed, every path
+  counted (see `depth_jacobians`).
+
+One-layer modules are run one step at a time, so that the LSTM's cell state c_t is seen at every
+step; the script checks that the stepwise run equals the module's run over the whole sequence.
+Stacked and bidirectional modules run over the whole sequence at once (PyTorch's `output`,
+`h_n`, `c_n`); the script checks that `output` ends in the top layer's h_n in each direction.
 """
 
 import tempfile
@@ -51,17 +69,27 @@ FIXED = {  # file name -> (module, bias); the seed is the position in this dict
     "gru": ("gru", True),
     "gru_nobias": ("gru", False),
 }
+LAYERED = {  # file name -> (module, layers, bidirectional, bias); seed 100 + position
+    "rnn_tanh_3layers": ("rnn_tanh", 3, False, True),
+    "lstm_3layers": ("lstm", 3, False, True),
+    "gru_3layers": ("gru", 3, False, True),
+    "rnn_tanh_bi2": ("rnn_tanh", 2, True, True),
+    "lstm_bi2": ("lstm", 2, True, True),
+    "gru_bi2_nobias": ("gru", 2, True, False),
+}
+LAYERED_SIZES = (3, 4, 6)  # D, H, T
 RANDOM_MODULES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 RANDOM_SEEDS = range(3)
 SAVED_SEED = 0
 
 
-def make_module(name, input_size, hidden, bias=True):
-    """A float64 one-layer module: 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru'."""
+def make_module(name, input_size, hidden, bias=True, layers=1, bidirectional=False):
+    """A float64 module: 'rnn_tanh', 'rnn_relu', 'lstm' or 'gru', one layer by default."""
+    shape = dict(bias=bias, num_layers=layers, bidirectional=bidirectional)
     if name.startswith("rnn_"):
-        module = torch.nn.RNN(input_size, hidden, nonlinearity=name[4:], bias=bias)
+        module = torch.nn.RNN(input_size, hidden, nonlinearity=name[4:], **shape)
     else:
-        module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name](input_size, hidden, bias=bias)
+        module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name](input_size, hidden, **shape)
     return module.to(torch.float64)
 
 
@@ -105,6 +133,95 @@ def fixed_case(seed, module_name, bias):
         arrays["c0"] = c0.numpy()
     arrays.update(run(module, inputs, h0, c0 if is_lstm else None))
     return state_dict_arrays(module), arrays
+
+
+def layered_case(seed, module_name, layers, bidirectional, bias, sizes=LAYERED_SIZES):
+    """(state_dict, run arrays) of a stacked or bidirectional module of sizes (D, H, T).
+
+    PyTorch's initial weights; inputs, h0 and c0 standard normal. The run arrays: 'inputs'
+    (T, D), 'h0' (L*dirs, H), 'output' (T, dirs*H), 'h_n' (L*dirs, H) and, for 'lstm', 'c0',
+    'c_n' (L*dirs, H).
+    """
+    input_size, hidden, steps = sizes
+    dirs = 2 if bidirectional else 1
+    torch.manual_seed(seed)
+    module = make_module(module_name, input_size, hidden, bias, layers, bidirectional)
+    inputs = torch.randn(steps, input_size, dtype=torch.float64)
+    h0 = torch.randn(layers * dirs, hidden, dtype=torch.float64)
+    c0 = torch.randn(layers * dirs, hidden, dtype=torch.float64)
+    is_lstm = module_name == "lstm"
+    with torch.no_grad():
+        output, last = module(inputs, (h0, c0) if is_lstm else h0)
+    h_n = last[0] if is_lstm else last
+    # output is the top layer's h: its last row (forwards) and first row (backwards) are h_n's.
+    assert torch.equal(output[-1, :hidden], h_n[-dirs])
+    if bidirectional:
+        assert torch.equal(output[0, hidden:], h_n[-1])
+    arrays = {"inputs": inputs.numpy(), "h0": h0.numpy(), "output": output.numpy(),
+              "h_n": h_n.numpy()}
+    if is_lstm:
+        arrays.update(c0=c0.numpy(), c_n=last[1].numpy())
+    taus = (steps // 2, steps)
+    arrays.update(output_steps=np.array(taus), input_jacobians=input_jacobians(
+        module, inputs, taus).numpy())
+    if not bidirectional:
+        depth_steps = (steps, steps - 1, 1)
+        arrays.update(depth_steps=np.array(depth_steps), depth_jacobians=depth_jacobians(
+            module, module_name, bias, inputs, depth_steps).numpy())
+    return state_dict_arrays(module), arrays
+
+
+def input_jacobians(module, inputs, taus):
+    """d output[tau] / d inputs (out, T, D) for each tau in `taus` (1-based), from zero initial
+    states: (len(taus), out, T, D)."""
+    jacobian = torch.autograd.functional.jacobian(lambda x: module(x)[0], inputs)  # (T, out, T, D)
+    return jacobian[[tau - 1 for tau in taus]]
+
+
+def depth_jacobians(module, module_name, bias, inputs, steps):
+    """d s^(L-1)_T / d s^(l)_t (n, n) for every layer l and each t in `steps` (1-based), from
+    zero initial states: (L, len(steps), n, n), s = h, or (h, c) for an LSTM.
+
+    Layer l's state at step t is perturbed after it is computed, so the perturbation reaches
+    the top state at T along every path: up through layers l+1.. at step t (they read layer
+    l's h) and along every layer's recurrence. The layers run one step at a time as one-layer
+    modules holding the stacked module's weights, with a perturbation eps[l, t] (zero) added to
+    each state; the Jacobian is the top state's with respect to eps. The unperturbed run must
+    end in the module's own h_n.
+    """
+    layers, hidden = module.num_layers, module.hidden_size
+    is_lstm = module_name == "lstm"
+    own = module.state_dict()
+    singles = []
+    for l in range(layers):
+        single = make_module(module_name, module.input_size if l == 0 else hidden, hidden, bias)
+        single.load_state_dict({key: own[key[:-1] + str(l)] for key in single.state_dict()})
+        singles.append(single)
+    n = 2 * hidden if is_lstm else hidden
+    T = len(inputs)
+
+    def top_state(eps):  # eps (L, T, n)
+        states = [torch.zeros(n, dtype=torch.float64) for _ in range(layers)]
+        for t in range(T):
+            x = inputs[t]
+            for l, single in enumerate(singles):
+                s = states[l]
+                state = (s[None, None, :hidden], s[None, None, hidden:]) if is_lstm \
+                    else s[None, None]
+                _, new = single(x[None, None], state)
+                s = (torch.cat([new[0][0, 0], new[1][0, 0]]) if is_lstm else new[0, 0])
+                states[l] = s + eps[l, t]
+                x = states[l][:hidden]
+        return states[-1]
+
+    zero = torch.zeros(layers, T, n, dtype=torch.float64)
+    with torch.no_grad():
+        _, last = module(inputs)
+        reached = top_state(zero)
+    assert torch.allclose(reached[:hidden], (last[0] if is_lstm else last)[-1], rtol=0,
+                          atol=1e-14)
+    jacobian = torch.autograd.functional.jacobian(top_state, zero)  # (n, L, T, n)
+    return jacobian.permute(1, 2, 0, 3)[:, [t - 1 for t in steps]]
 
 
 def random_case(module_name, seed):
@@ -174,6 +291,10 @@ def fixtures():
     files = {}
     for seed, (name, (module_name, bias)) in enumerate(FIXED.items()):
         state_dict, arrays = fixed_case(seed, module_name, bias)
+        files[f"torch_{name}.npz"] = state_dict
+        files[f"torch_{name}_run.npz"] = {**arrays, "torch_version": version}
+    for position, (name, spec) in enumerate(LAYERED.items()):
+        state_dict, arrays = layered_case(100 + position, *spec)
         files[f"torch_{name}.npz"] = state_dict
         files[f"torch_{name}_run.npz"] = {**arrays, "torch_version": version}
     files["torch_random_sizes.npz"] = {
