@@ -530,14 +530,50 @@ def test_cli_refuses_inconsistent_files(runner, name, drop, says, tmp_path):
     assert os.listdir(tmp_path) == ["w.npz"]
 
 
+def _csv_rows(path):
+    import csv
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
 @pytest.mark.parametrize("runner", ["clirunner", "subprocess"])
-@pytest.mark.parametrize("name", ["lstm_3layers", "gru_bi2_nobias"])
-def test_cli_on_multi_layer_files_stops_cleanly(runner, name, tmp_path):
-    """Until `gradflow jacobians` analyses stacks (issue 10, item 3), a multi-layer file ends
-    in one error line, exit 1, no traceback and nothing written."""
-    args = ["jacobians", "--weights", str(DATA / f"torch_{name}.npz"), "--steps", "4",
-            "--quiet", "-o", str(tmp_path / "flow.csv")]
-    code, out, err = run_cli(args) if runner == "clirunner" else run_subprocess(args, tmp_path)
-    assert_one_error_line(code, err)
-    assert os.listdir(tmp_path) == []
-    assert "Traceback" not in out + err
+def test_cli_depth_map_of_a_pytorch_stack_against_torch_autograd(runner, tmp_path):
+    """`gradflow jacobians --weights` on a 3-layer nn.LSTM file, on the fixture's inputs: the
+    depth x time CSV at the fixture's distances against the norms of PyTorch's own
+    d s^(L-1)_T / d s^(l)_t (torch.autograd, every path counted)."""
+    case = np.load(DATA / "torch_lstm_3layers_run.npz")
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, case["inputs"])
+    out = tmp_path / "depth.csv"
+    args = ["jacobians", "--weights", str(DATA / "torch_lstm_3layers.npz"), "--input-file",
+            str(inputs), "--quiet", "-o", str(out)]
+    code, _, err = run_cli(args) if runner == "clirunner" else run_subprocess(args, tmp_path)
+    assert code == 0, err
+    rows = {(int(r["layer"]), int(r["distance"])): float(r["log10_spectral_norm"])
+            for r in _csv_rows(out)}
+    T = len(case["inputs"])
+    for l in range(3):
+        for i, t in enumerate(case["depth_steps"]):
+            J = case["depth_jacobians"][l, i]
+            assert rows[l, T - int(t)] == pytest.approx(np.log10(np.linalg.norm(J, 2)), abs=1e-10)
+
+
+@pytest.mark.parametrize("runner", ["clirunner", "subprocess"])
+def test_cli_input_sensitivity_of_a_bidirectional_file_against_torch(runner, tmp_path):
+    case = np.load(DATA / "torch_gru_bi2_nobias_run.npz")
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, case["inputs"])
+    for k, tau in enumerate(case["output_steps"]):
+        out = tmp_path / f"s{tau}.csv"
+        args = ["jacobians", "--weights", str(DATA / "torch_gru_bi2_nobias.npz"),
+                "--input-file", str(inputs), "--wrt", "input", "--output-step", str(int(tau)),
+                "--quiet", "-o", str(out)]
+        code, _, err = run_cli(args) if runner == "clirunner" else run_subprocess(args, tmp_path)
+        assert code == 0, err
+        J = case["input_jacobians"][k]  # (2H, T, D): d output[tau] / d inputs
+        H = J.shape[0] // 2
+        halves = {"both": J, "forward": J[:H], "reverse": J[H:]}
+        for r in _csv_rows(out):
+            M = halves[r["direction"]][:, int(r["step"]) - 1]
+            want = np.log10(np.linalg.norm(M, 2)) if np.any(M) else -np.inf
+            assert float(r["log10_spectral_norm"]) == pytest.approx(want, abs=1e-10)
