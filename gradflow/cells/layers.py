@@ -24,8 +24,6 @@ such a dict.
 
 from typing import NamedTuple, Tuple
 
-import numpy as np
-
 from .ops import concat
 
 __all__ = ["Chain", "Layered", "stack", "bidirectional", "layered", "output_slice",

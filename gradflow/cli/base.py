@@ -8,7 +8,7 @@ import click
 from click.core import ParameterSource
 
 from .._version import __version__
-from ..io.results import format_for, write_table
+from ..io.results import format_for, table_to_text, write_table
 
 
 class Group(click.Group):
@@ -93,6 +93,17 @@ def write_results(path, table):
         write_table(path, table)
     except OSError as err:
         fail(f"{path}: cannot write ({err.strerror})")
+
+
+def emit(table, text, fmt, output):
+    """Write `table` to `output` (when given) and print it: `text` (the table people read, a
+    string or a function making it) for --format table, else the table as CSV or JSON."""
+    if output is not None:
+        write_results(output, table)
+    if fmt == "table":
+        click.echo(text() if callable(text) else text)
+    else:
+        click.echo(table_to_text(table, fmt), nl=False)
 
 
 def progress_bar(length, label, quiet):

@@ -4,8 +4,7 @@ import click
 
 from ..analysis.decay import profiles_to_table
 from ..analysis.depth import depth_to_table, sensitivity_to_table
-from ..io.results import table_to_text
-from .base import check_results_path, main, refuse, write_results
+from .base import check_results_path, emit, main, refuse
 from .options import (compute_depth_maps, compute_profiles, compute_sensitivities, flow_options,
                       format_option, is_layered, loss_vector_option, pop_flow_options,
                       resolve_networks)
@@ -53,16 +52,7 @@ def jacobians(fmt, output, loss_vector, wrt, output_step, **opts):
             else:
                 results = compute_depth_maps(networks, config["quiet"])
                 table, text = depth_to_table(results), depth_table(results)
-            _emit(table, text, fmt, output)
+            emit(table, text, fmt, output)
             return
     profiles = compute_profiles(loss_vector=loss_vector, **config)
-    _emit(profiles_to_table(profiles), decay_table(profiles), fmt, output)
-
-
-def _emit(table, text, fmt, output):
-    if output is not None:
-        write_results(output, table)
-    if fmt == "table":
-        click.echo(text)
-    else:
-        click.echo(table_to_text(table, fmt), nl=False)
+    emit(profiles_to_table(profiles), decay_table(profiles), fmt, output)

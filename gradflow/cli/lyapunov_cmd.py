@@ -4,8 +4,7 @@ import click
 import numpy as np
 
 from ..analysis.spectra import spectrum, spectrum_to_table
-from ..io.results import table_to_text
-from .base import check_results_path, main, write_results
+from .base import check_results_path, emit, main
 from .options import (check_memory, flow_options, for_each_network, format_option,
                       pop_flow_options, resolve_networks)
 from .tables import setup_line
@@ -52,12 +51,7 @@ def lyapunov(exponents, discard, fmt, output, **opts):
                                config["quiet"], lambda net, tick: spectrum(
                                    net, exponents=exponents, discard=discard, progress=tick))
     table = spectrum_to_table(spectra)
-    if output is not None:
-        write_results(output, table)
-    if fmt == "table":
-        click.echo(format_exponents(spectra, T, discard))
-    else:
-        click.echo(table_to_text(table, fmt), nl=False)
+    emit(table, lambda: format_exponents(spectra, T, discard), fmt, output)
 
 
 def format_exponents(spectra, T, discard):

@@ -8,11 +8,10 @@ import click
 from ..analysis.skip_ablation import (VARIANTS, skip_ablation, skip_ablation_from_table,
                                       skip_ablation_to_table)
 from ..cells.skips import parse_skip
-from ..io.results import table_to_text
 from ..plotting.decay import plot_decay
 from ..plotting.style import RC, TWO_COLUMN
 from .base import ablate, check_results_path, one_line_errors, plot, progress_bar, \
-    write_results
+    emit
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import (check_lag, check_memory, flow_options, format_option, pop_flow_options,
                       resolve_networks)
@@ -83,13 +82,8 @@ def skip(variants, fmt, output, figure, **opts):
 
         result = skip_ablation(network, variants, progress=tick)
     table = skip_ablation_to_table(result)
-    if output is not None:
-        write_results(output, table)
-    if fmt == "table":
-        click.echo(decay_table(result.profiles, labels=list(result.variants),
-                               metadata=result.metadata, heading="variant"))
-    else:
-        click.echo(table_to_text(table, fmt), nl=False)
+    emit(table, lambda: decay_table(result.profiles, labels=list(result.variants),
+                                    metadata=result.metadata, heading="variant"), fmt, output)
     if figure is not None:
         draw_skip(result, figure)
 

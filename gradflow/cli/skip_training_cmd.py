@@ -7,7 +7,6 @@ import matplotlib.pyplot as plt
 from .._version import __version__
 from ..cells.builtin import CELLS
 from ..cells.skips import parse_skip
-from ..io.results import table_to_text
 from ..plotting.skip_training import plot_skip_training
 from ..plotting.style import RC, TWO_COLUMN
 from ..training.loop import OPTIMIZERS
@@ -17,7 +16,7 @@ from ..training.skip_training import (DELAYS, EXTRA_CELLS, SKIP_TRAINING_TASKS, 
                                       accuracy_by_delay, skip_training,
                                       skip_training_from_table, skip_training_to_table)
 from .base import ablate, check_results_path, one_line_errors, plot, progress_bar, \
-    write_results
+    emit
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .params import FINITE, FilePath, FiniteFloat
 from .plot_cmds import read_results
@@ -267,12 +266,7 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
                                eval_batch=eval_batch, workers=workers,
                                progress=lambda: bar.update(1))
     table = skip_training_to_table(result)
-    if output is not None:
-        write_results(output, table)
-    if fmt == "table":
-        click.echo(accuracy_tables(result))
-    else:
-        click.echo(table_to_text(table, fmt), nl=False)
+    emit(table, lambda: accuracy_tables(result), fmt, output)
     if figure is not None:
         draw_skip_training(result, figure)
 

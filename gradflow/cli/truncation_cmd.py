@@ -8,10 +8,9 @@ from ..analysis.truncation import (LOSSES, TRUNCATION_COLUMNS, keeps, truncated_
                                    truncation_from_table, truncation_to_table)
 from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..cells.initializers import INITS
-from ..io.results import table_to_text
 from ..plotting.style import RC, TWO_COLUMN
 from ..plotting.truncation import plot_truncation_panels
-from .base import ablate, check_results_path, given, plot, refuse, write_results
+from .base import ablate, check_results_path, emit, given, plot, refuse, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import (DEFAULT_CELLS, LAYER_OPTIONS, check_memory, for_each_network, format_option,
                       resolve_networks, skip_options)
@@ -200,12 +199,7 @@ def truncation(fmt, output, figure, **opts):
         check_figure_path(figure)
     results = compute(opts)
     table = truncation_to_table(results)
-    if output is not None:
-        write_results(output, table)
-    if fmt == "table":
-        click.echo(summary_table(results))
-    else:
-        click.echo(table_to_text(table, fmt), nl=False)
+    emit(table, lambda: summary_table(results), fmt, output)
     if figure is not None:
         draw_truncation(results, figure)
 

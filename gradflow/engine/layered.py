@@ -19,7 +19,7 @@ overflows or underflows at any length. Cost per step and chain: two matrix produ
 (m = the size of Z), O(m n^2); memory O(T m n) for the adjoints passed between layers.
 """
 
-from typing import List, NamedTuple, Optional
+from typing import List, NamedTuple
 
 import numpy as np
 
