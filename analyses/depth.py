@@ -81,12 +81,13 @@ def main():
         kws = {"scale": FEEDFORWARD_SCALE, **kws}
         flow = feedforward_flow(kws.pop("skip", None), **kws)
         end[name] = float(flow.log10_spectral_norm[0])
+        width = flow.metadata["width"]
     write_numbers(NUMBERS, columns, {"kind": "depth_summary", "command": COMMAND,
                                      "hidden": maps[0].metadata["hidden"],
                                      "steps": maps[0].metadata["steps"],
                                      "samples": maps[0].metadata["samples"],
                                      "top_layer_reads_rms": reads,
-                                     "feedforward_depth": 50,
+                                     "feedforward_depth": 50, "feedforward_width": width,
                                      "feedforward_scale": FEEDFORWARD_SCALE,
                                      "feedforward_log10_norm_layer0": end})
 

@@ -8,7 +8,7 @@ T = 100), mean of 3 input sequences; tau in the middle so that a bidirectional n
 ahead is as long as its view back.
 
 Each network is one `gradflow jacobians --wrt input` run (RUNS) writing its results into
-results/ (ignored by git); COMMAND draws them into figures/sensitivity.png. NUMBERS: per
+results/ (which git ignores); COMMAND draws them all into figures/sensitivity.png. NUMBERS: per
 network and output (the whole y, and the bidirectional network's forward and reverse halves)
 log10 ||dy_50/dx_t||_2 at t = 1, 40, 50, 60, 100 (-inf right of tau for a network that runs
 forwards in time), and how far back and ahead the norm stays at least 1e-3.
@@ -20,14 +20,20 @@ from _run import ROOT, run_command, write_numbers
 import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 TAU = 50
-_RUN = f"gradflow jacobians --wrt input --output-step {TAU} --samples 3 -q"
-RUNS = {"results/sensitivity_lstm.json": "--cell lstm",
-        "results/sensitivity_lstm2.json": "--cell lstm --layers 2",
-        "results/sensitivity_bilstm2.json": "--cell lstm --layers 2 --bidirectional",
-        "results/sensitivity_rnn.json": "--cell rnn",
-        "results/sensitivity_rnn_skip4.json": "--cell rnn --skip skip:4"}
-COMMAND = ("gradflow plot sensitivity " + " ".join(RUNS) + " --height 3 "
-           "-o figures/sensitivity.png")
+# Each network's run (written into results/, which git ignores), then the figure from them all.
+RUNS = ["gradflow jacobians --wrt input --output-step 50 --samples 3 -q --cell lstm "
+        "-o results/sens_lstm.json",
+        "gradflow jacobians --wrt input --output-step 50 --samples 3 -q --cell lstm --layers 2 "
+        "-o results/sens_lstm2.json",
+        "gradflow jacobians --wrt input --output-step 50 --samples 3 -q --cell lstm --layers 2 "
+        "--bidirectional -o results/sens_bilstm2.json",
+        "gradflow jacobians --wrt input --output-step 50 --samples 3 -q --cell rnn "
+        "-o results/sens_rnn.json",
+        "gradflow jacobians --wrt input --output-step 50 --samples 3 -q --cell rnn --skip skip:4 "
+        "-o results/sens_rnn_skip4.json"]
+COMMAND = ("gradflow plot sensitivity results/sens_lstm.json results/sens_lstm2.json "
+           "results/sens_bilstm2.json results/sens_rnn.json results/sens_rnn_skip4.json "
+           "--height 3 -o figures/sensitivity.png")
 NUMBERS = "figures/sensitivity.json"
 STEPS = (1, 40, 50, 60, 100)
 
@@ -50,12 +56,14 @@ def main():
     from gradflow.analysis.depth import sensitivity_from_table
     from gradflow.io.results import read_table
 
+    files = [run.split(" -o ")[1] for run in RUNS]
+    assert COMMAND.split()[3:3 + len(files)] == files  # the figure draws what the runs wrote
     os.makedirs(os.path.join(ROOT, "results"), exist_ok=True)
-    for path, network in RUNS.items():
-        run_command(f"{_RUN} {network} -o {path}")
+    for run in RUNS:
+        run_command(run)
     run_command(COMMAND)
     columns = {k: [] for k in ("cell", "output", *(f"t{t}" for t in STEPS), "back", "ahead")}
-    for path in RUNS:
+    for path in files:
         (profile,) = sensitivity_from_table(read_table(os.path.join(ROOT, path)))
         assert profile.output_step == TAU
         for direction, values in profile.mean.items():
@@ -69,7 +77,7 @@ def main():
             columns["ahead"].append(ahead)
     meta = profile.metadata
     write_numbers(NUMBERS, columns, {"kind": "sensitivity_summary", "command": COMMAND,
-                                     "runs": [f"{_RUN} {n} -o {p}" for p, n in RUNS.items()],
+                                     "runs": RUNS,
                                      "output_step": TAU, "hidden": meta["hidden"],
                                      "steps": meta["steps"], "samples": meta["samples"]})
 
