@@ -63,8 +63,9 @@ def test_depth_computed_then_drawn_again_from_the_saved_csv(tmp_path):
     # the identity connections change what reaches the lower layers, not the top layer's own
     # recurrence at d = 0
     assert not np.allclose(plain.mean["spectral"][0], residual.mean["spectral"][0])
-    code, _, err = run(["plot", "depth", str(saved), "--limit", "2", "-o", str(again),
-                        "--dpi", str(DPI), "--width", "4", "--height", "2"])
+    code, _, err = run(["plot", "depth", str(saved), "--limit", "2", "--feedforward", "0.5",
+                        "--feedforward-depth", "4", "-o", str(again), "--dpi", str(DPI),
+                        "--width", "4", "--height", "2"])
     assert code == 0, err
     assert png_size(again) == (2 * DPI, 4 * DPI)
 
@@ -82,6 +83,19 @@ def test_depth_with_the_feedforward_panel_as_a_subprocess(tmp_path):
     code, _, err = run_subprocess(["plot", "depth", "maps.json", "-o", "again.svg"], tmp_path)
     assert code == 0, err
     assert (tmp_path / "again.svg").read_bytes().startswith(b"<?xml")
+
+
+def test_a_stack_without_recurrence_is_exactly_zero_beyond_d_0(tmp_path):
+    """W_hh = 0 cuts every path through time: d s^(L-1)_T / d s^(l)_(T-d) = 0 for d >= 1, drawn
+    black (no warning on the way: warnings are errors here)."""
+    saved = tmp_path / "zero.json"
+    code, _, err = run(["plot", "depth", "--cell", "rnn", "--layers", "3", "--init", "identity",
+                        "--scale", "0", *TINY, "--save-results", str(saved), "-o",
+                        str(tmp_path / "zero.png"), "--dpi", str(DPI)])
+    assert code == 0, err
+    (m,) = depth_from_table(read_table(saved))
+    assert np.isneginf(m.mean["spectral"][:, 1:]).all()
+    assert np.isfinite(m.mean["spectral"][:, 0]).all()
 
 
 def test_several_results_files_are_panels_side_by_side(tmp_path):
@@ -112,6 +126,10 @@ def test_sensitivity_computed_then_drawn_again(tmp_path):
     assert np.isfinite(p.mean["both"]["spectral"]).all()  # it sees both ways
     code, _, err = run(["plot", "sensitivity", str(saved), "--no-halves", "--no-band",
                         "--quantity", "frobenius", "-o", str(tmp_path / "t.png")])
+    assert code == 0, err
+    # a spread over samples where the norm is -inf (after tau) draws without a warning
+    code, _, err = run(["plot", "sensitivity", "--cell", "rnn", "--cell", "gru", "--samples",
+                        "2", *TINY, "--output-step", "4", "-o", str(tmp_path / "u.png")])
     assert code == 0, err
 
 

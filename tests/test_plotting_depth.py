@@ -94,6 +94,15 @@ def test_exactly_zero_cells_have_their_own_colour_and_say_so():
     assert list(contours.levels) == [-3.0, 0.0]
 
 
+def test_a_map_without_a_finite_value_or_of_one_cell_still_draws():
+    for values in ([[-np.inf, -np.inf], [-np.inf, -np.inf]], [[0.0]]):
+        fig, ax = plt.subplots()
+        plot_depth(depth_map(values), ax=ax)
+        assert not [c for c in ax.collections if hasattr(c, "levels")]  # nothing to contour
+    fig, axes = plt.subplots(1, 2)
+    plot_depth_maps([depth_map([[-np.inf]]), depth_map([[-np.inf, 0.5]])], axes)
+
+
 def test_maps_side_by_side_share_one_colour_range_and_one_colour_bar():
     a = depth_map([[-1.0, -0.5], [0.0, -0.2]], cell="2xrnn")
     b = depth_map([[-5.0, 2.0], [0.0, -3.0]], cell="2xrnn+res", layer_residual=True)

@@ -103,11 +103,10 @@ def depth(results, output, dpi, width, height, save_results, title, compare_resi
                 raise click.BadParameter("needs --layers L > 1 (a single layer has no "
                                          "connections between layers)",
                                          param_hint="--compare-residual")
-        if quantity.startswith(("h_", "c_")):
-            cells = config["cells"] or ("rnn", "lstm", "gru")
-            _check_quantity(quantity, {c: ("spectral", "frobenius") for c in cells
-                                       if c != "lstm"})
         networks = resolve_networks(config)
+        if quantity.startswith(("h_", "c_")):  # before the work, where the cells are known
+            _check_quantity(quantity, {net.name: ("spectral", "frobenius") for net in networks
+                                       if isinstance(net.cell, str) and net.cell != "lstm"})
         if compare_residual:
             networks = [n for net in networks for n in (net, net.replace(layer_residual=True))]
         maps = compute_depth_maps(networks, config["quiet"])

@@ -202,7 +202,8 @@ def plot_feedforward(flows, *, ax=None, quantity="spectral", labels=None, legend
                      line_kws=None):
     """Draw log10 ||dy_L/dy_l|| against the layer l for each `FeedForwardFlow` (a deep
     feed-forward network, plain or with skip connections), one line each (LINE_COLORS: black
-    for the first). The first Axes title says the network they share (depth, width, weights).
+    for the first). The title says the network they share (depth, width), the legend's title
+    its weights.
 
     Args:
       quantity: 'spectral' (2-norm) or 'frobenius'.
