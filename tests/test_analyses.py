@@ -126,6 +126,15 @@ def test_the_wall_width_of_a_step_function_and_of_a_ramp():
     assert 0.8 * (left - right) / 9942 < width < 3 * (left - right) / 9942
 
 
+def test_the_reach_of_a_sensitivity_curve_counts_unbroken_steps_either_side():
+    sensitivity = load("sensitivity")
+    #        t =  1     2     3     4 (tau)  5     6       7
+    values = [-1.0, -4.0, -2.0, -0.5, -2.9, -np.inf, -1.0]
+    assert sensitivity.reach(values, 4) == (1, 1)  # t = 3 back (t = 2 breaks), t = 5 ahead
+    assert sensitivity.reach([0.0, 0.0, 0.0], 1) == (0, 2)
+    assert sensitivity.reach([0.0, 0.0, 0.0], 3) == (2, 0)
+
+
 def test_plot_decay_save_results_is_what_jacobians_writes(tmp_path):
     small = ["--hidden", "4", "--input-size", "3", "--steps", "6", "--samples", "2", "-q"]
     saved, direct = tmp_path / "a.json", tmp_path / "b.json"

@@ -5,6 +5,7 @@ printed. `make figures` runs this file after writing them; `make test` runs it o
 files."""
 
 import ast
+import math
 import pathlib
 import re
 
@@ -220,6 +221,70 @@ def skip_training_phrases():
             f"{fixed(copy['rnn']['mean_T20'], 2)})"]
 
 
+def depth_phrases():
+    n = Numbers("depth")
+    m = n.meta
+    plain0, plain7 = n.row(cell="8xrnn", layer=0), n.row(cell="8xrnn", layer=7)
+    res0, res7 = n.row(cell="8xrnn+res", layer=0), n.row(cell="8xrnn+res", layer=7)
+    reads = m["top_layer_reads_rms"]
+    ff = m["feedforward_log10_norm_layer0"]
+    assert fixed(plain0["mean_tanh_slope"], 2) == fixed(res0["mean_tanh_slope"], 2)  # "of both"
+    carry = 1 - 1 / (1 + math.exp(1.0))  # 1 - sigmoid(-1), the highway's carry at bias -1
+    return [f"at d = 0, ||ds^(7)_T/ds^(0)_T||_2 is 10^{fixed(res0['d0'], 2)} against "
+            f"10^{fixed(plain0['d0'], 2)} without them",
+            f"(the top layer's input has an rms of {fixed(reads['8xrnn+res'], 2)} against "
+            f"{fixed(reads['8xrnn'], 2)})",
+            f"(mean tanh' {fixed(res7['mean_tanh_slope'], 2)} against "
+            f"{fixed(plain7['mean_tanh_slope'], 2)} in the top layer, "
+            f"{fixed(plain0['mean_tanh_slope'], 2)} in the first layer of both)",
+            f"the top layer's own norm falls below 1e-3 at d = {res7['below_1e-3_at']} against "
+            f"{plain7['below_1e-3_at']} (10^{fixed(res7['d50'], 2)} against "
+            f"10^{fixed(plain7['d50'], 2)} at d = 50), the first layer's at d = "
+            f"{res0['below_1e-3_at']} against {plain0['below_1e-3_at']} "
+            f"(10^{fixed(res0['d50'], 2)} against 10^{fixed(plain0['d50'], 2)} at d = 50)",
+            f"(its first layer sits {fixed(-plain0['d0'], 2)} decades below the top at d = 0)",
+            f"The plain network loses {fixed(-ff['plain'], 2)} decades from the top layer to "
+            f"the input",
+            f"holds it at 10^{fixed(ff['residual'], 2)}",
+            f"the mean of the last 4 layers' outputs) at 10^{fixed(ff['dense:4'], 2)}",
+            f"with the toolkit's gate bias -1 only at 10^{fixed(ff['highway'], 2)}",
+            f"starts near 1 - sigmoid(-1) = {fixed(carry, 2)}, a factor per layer",
+            f"with the gate bias at -3 (not drawn) it keeps "
+            f"10^{fixed(ff['highway_bias_-3'], 2)}",
+            f"The toolkit's defaults: H = {m['hidden']}, gaussian weights N(0, 1/H), "
+            f"T = {m['steps']}, mean of {m['samples']} input sequences",
+            f"the plain network barely vanishes (10^{fixed(ff['plain_scale_1'], 2)} at l = 0)",
+            f"weights N(0, {m['feedforward_scale']:g}²/n)",
+            f"L = {m['feedforward_depth']} layers of n = {m['feedforward_width']} units"]
+
+
+def sensitivity_phrases():
+    n = Numbers("sensitivity")
+    m = n.meta
+    rnn, lstm = n.row(cell="rnn", output="both"), n.row(cell="lstm", output="both")
+    two, skip = n.row(cell="2xlstm", output="both"), n.row(cell="rnn+skip:4", output="both")
+    bi = n.row(cell="2xlstm+bi", output="both")
+    fwd = n.row(cell="2xlstm+bi", output="forward")
+    rev = n.row(cell="2xlstm+bi", output="reverse")
+    assert all(n.row(cell=c, output="both")["ahead"] == 0 and
+               n.row(cell=c, output="both")["t100"] == -math.inf
+               for c in ("rnn", "lstm", "2xlstm", "rnn+skip:4"))  # "nothing is drawn"
+    assert two["back"] == 49 and bi["back"] == 49  # "keeps all 49": t = 1..49
+    return [f"the middle step tau = {m['output_step']} of a sequence of T = {m['steps']}",
+            f"(the toolkit's defaults: H = {m['hidden']}, gaussian weights N(0, 1/H), forget "
+            f"bias 1; mean of {m['samples']} input sequences)",
+            f"Back from tau the norm stays at least 1e-3 over {rnn['back']} steps for the tanh "
+            f"RNN (10^{fixed(rnn['t1'], 2)} at t = 1) and {lstm['back']} for the one-layer LSTM "
+            f"(10^{fixed(lstm['t1'], 2)})",
+            f"the 2-layer LSTM keeps all {two['back']} (10^{fixed(two['t1'], 2)} at t = 1)",
+            f"grows backwards (10^{fixed(skip['t1'], 2)} at t = 1",
+            f"(10^{fixed(bi['t1'], 2)} at t = 1, 10^{fixed(bi['t100'], 2)} at t = 100; "
+            f"{bi['back']} steps back and {bi['ahead']} ahead above 1e-3)",
+            f"the forward half stays above 1e-3 for {fwd['ahead']} steps ahead "
+            f"(10^{fixed(fwd['t100'], 2)} at t = 100), the reverse half for {rev['back']} back "
+            f"(10^{fixed(rev['t1'], 2)} at t = 1)"]
+
+
 def clipping_phrases():
     n, r = Numbers("clipping_ablation"), Numbers("clipping_recall")
     none, norm, value = (n.row(mode=m) for m in ("none", "norm", "value"))
@@ -311,6 +376,8 @@ SECTIONS = {
     "Skip connections: what they change about the flow": skip_phrases,
     "Skip connections: what they change about learning": skip_training_phrases,
     "Truncated BPTT: what it throws away": truncation_phrases,
+    "Depth: stacked layers, and deep feed-forward networks": depth_phrases,
+    "Input sensitivity: how far back, and ahead, the output sees": sensitivity_phrases,
 }
 # Numbers a section may print that are neither settings of its commands nor results of its run,
 # each for a reason given here.
@@ -334,6 +401,10 @@ CONSTANTS = {
     "Skip connections: what they change about learning": {"4", "10", "1/8", "1"},
     # seed 003; W_y ~ N(0, 1/H); k = 1 (one step); the 90 % of the cosine 0.9 that is read off
     "Truncated BPTT: what it throws away": {"003", "0", "1", "90", "0.9"},
+    # the seed's number; the years of the papers cited
+    "Depth: stacked layers, and deep feed-forward networks": {"004", "2016", "2017"},
+    # the mean of the gaussian weights N(0, 1/H)
+    "Input sensitivity: how far back, and ahead, the output sees": {"0"},
 }
 NUMBER = re.compile(r"(?<![\w.^/])-?\d+(?:\.\d+)?(?:e-?\d+)?(?:/\d+)?")
 

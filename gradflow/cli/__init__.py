@@ -8,5 +8,6 @@ from . import skip_cmd  # noqa: F401  (ablate skip, plot skip)
 from . import skip_training_cmd  # noqa: F401  (ablate skip-training, plot skip-training)
 from . import truncation_cmd  # noqa: F401  (ablate truncation, plot truncation)
 from . import gallery_cmds  # noqa: F401  (plot phase, heatmap, spectrum, gates)
+from . import depth_plot_cmds  # noqa: F401  (plot depth, sensitivity)
 
 __all__ = ["main", "plot", "ablate"]

@@ -15,8 +15,11 @@ from .params import FilePath
 
 
 # Columns that only a results file of each kind has: how a CSV (which carries no metadata)
-# says its kind. The JSON and NPZ say it in their metadata.
-KIND_COLUMNS = {"decay": ("cell", "log10_frobenius_norm"),
+# says its kind. The JSON and NPZ say it in their metadata. kind_of takes the first kind whose
+# columns a file has, so a kind whose columns include another's comes first: a depth table
+# also has decay's columns, a sensitivity table those of gates.
+KIND_COLUMNS = {"depth": ("layer", "distance"), "sensitivity": ("output_step", "step"),
+                "decay": ("cell", "log10_frobenius_norm"),
                 "phase": ("scale", "log10_rate_per_step"), "heatmap": ("s", "t"),
                 "spectrum": ("lyapunov_log10_per_step",), "gates": ("step",),
                 "skip": ("variant", "log10_spectral_norm"),
