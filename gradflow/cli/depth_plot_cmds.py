@@ -158,7 +158,7 @@ def sensitivity(results, output, dpi, width, height, save_results, title, output
     if results:
         profiles = read_results(results, "sensitivity", sensitivity_from_table)
     else:
-        profiles = compute_sensitivities(resolve_networks(config), output_step,
+        profiles = compute_sensitivities(resolve_networks(config, needs="any"), output_step,
                                          config["quiet"])
     if save_results is not None:
         write_results(save_results, sensitivity_to_table(profiles))
