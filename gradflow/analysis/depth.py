@@ -255,4 +255,6 @@ def feedforward_flow(skip=None, *, depth=50, width=64, scale=1.0, skip_scale=1.0
     return FeedForwardFlow(np.arange(depth), flow.log10_spectral_norm[::-1].copy(),
                            flow.log10_frobenius_norm[::-1].copy(),
                            {"cell": cell.name, "skip": skip, "depth": depth, "width": width,
-                            "scale": scale, "seed": seed, "gradflow_version": __version__})
+                            "scale": scale, "skip_scale": skip_scale,
+                            "highway_bias": highway_bias, "seed": seed,
+                            "gradflow_version": __version__})
