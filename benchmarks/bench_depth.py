@@ -19,7 +19,6 @@ Every time is the median of repeats after a warm-up, with time.perf_counter.
 import datetime
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -34,18 +33,10 @@ from gradflow.engine.depth import depth_flow
 from gradflow.engine.jacobians import gradient_flow
 from gradflow.io.files import atomic_path
 
+from bench_jacobians import median_seconds  # the same timer: median after a warm-up
+
 RESULTS = Path(__file__).with_name("results_depth.md")
 INPUT_SIZE = 8
-
-
-def median_seconds(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def brute_force_entry_seconds(cell, params, x, L):

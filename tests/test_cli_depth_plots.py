@@ -2,8 +2,6 @@
 subprocess: computed and from saved results, the kinds of their CSV files, bad input."""
 
 import os
-import subprocess
-import sys
 
 import matplotlib.image
 import numpy as np
@@ -14,22 +12,11 @@ from gradflow.analysis.depth import depth_from_table, sensitivity_from_table
 from gradflow.cli import main
 from gradflow.cli.plot_cmds import kind_of
 from gradflow.io.results import Table, read_table
+from cli_run import run, run_subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--hidden", "4", "--input-size", "3", "--steps", "8", "--quiet"]
 DPI = 40
-
-
-def run(args):
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_subprocess(args, cwd):
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "gradflow", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def assert_one_error_line(stderr):

@@ -2,37 +2,22 @@
 
 import json
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import matplotlib.image
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from gradflow import __version__
 from gradflow.analysis.network import Network
-from gradflow.cli import main
 from gradflow.io.results import read_table
 
 from cell_oracles import explicit_products, oracle_trajectory
+from cli_run import run, run_subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--hidden", "4", "--input-size", "3", "--steps", "6", "--quiet"]
 VERDICTS = ("vanishing", "exploding", "neutral")
-
-
-def run(args):
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_subprocess(args, cwd):
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "gradflow", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def assert_one_error_line(code, stderr):

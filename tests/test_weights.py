@@ -3,8 +3,6 @@ make_torch_fixtures.py (run everywhere, no torch needed), and, when torch is imp
 same comparisons with PyTorch running live (tests named test_live_*)."""
 
 import dataclasses
-import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 from gradflow.cells import gru, rnn
 from gradflow.engine.unroll import unroll
 from gradflow.io.weights import WeightsError, load_weights, params_from_state_dict, save_weights
+from cli_run import fixture_maker as _fixture_maker
 
 DATA = Path(__file__).parent / "data"
 RANDOM_SEEDS = range(3)  # the seeds stored in tests/data/torch_random_sizes.npz
@@ -40,15 +39,6 @@ def fixture_maker():
     """tests/data/make_torch_fixtures.py as a module, for the live tests; skips without torch."""
     pytest.importorskip("torch")
     return _fixture_maker()
-
-
-@functools.cache
-def _fixture_maker():
-    spec = importlib.util.spec_from_file_location("make_torch_fixtures",
-                                                  DATA / "make_torch_fixtures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fixture_state_dict(name):

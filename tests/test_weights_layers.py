@@ -5,24 +5,19 @@ when torch is importable (tests named test_live_*). Then every inconsistent file
 through save_weights, and `gradflow jacobians --weights` on such files."""
 
 import dataclasses
-import functools
-import importlib.util
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from gradflow.cells import gru, gru_torch, rnn, rnn_relu
 from gradflow.cells.layers import Layered, bidirectional, stack
-from gradflow.cli import main
 from gradflow.engine.depth import depth_flow, input_sensitivity
 from gradflow.engine.layered import forward, sweep
 from gradflow.engine.unroll import unroll
 from gradflow.io.weights import WeightsError, load_weights, params_from_state_dict, save_weights
+from cli_run import fixture_maker as _fixture_maker, run as run_cli, run_subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -39,15 +34,6 @@ TOL = 1e-12
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-@functools.cache
-def _fixture_maker():
-    spec = importlib.util.spec_from_file_location("make_torch_fixtures",
-                                                  DATA / "make_torch_fixtures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def fixture_maker():
     """tests/data/make_torch_fixtures.py as a module, for the live tests; skips without torch."""
@@ -496,18 +482,6 @@ def test_save_refuses_inconsistent_layers(params, says, tmp_path):
 
 
 # --- gradflow jacobians --weights ------------------------------------------------------------
-
-def run_cli(args):
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_subprocess(args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "gradflow", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
-    return proc.returncode, proc.stdout, proc.stderr
-
 
 def assert_one_error_line(code, stderr, *parts):
     assert code == 1, stderr

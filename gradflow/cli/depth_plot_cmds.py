@@ -13,10 +13,10 @@ from ..analysis.depth import (DEPTH_QUANTITIES, depth_from_table, depth_to_table
 from ..plotting.depth import plot_depth_maps, plot_feedforward
 from ..plotting.sensitivity import plot_sensitivity
 from ..plotting.style import RC, TWO_COLUMN
-from .base import check_results_path, given, one_line_errors, plot, refuse, write_results
-from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import (compute_depth_maps, compute_sensitivities, flow_options,
-                      pop_flow_options, refuse_with_results, resolve_networks)
+from .base import given, one_line_errors, plot, refuse, write_results
+from .figures import check_plot_run, figure_options, new_figure, save_figure
+from .options import (compute_depth_maps, compute_sensitivities,
+                      flow_options, pop_flow_options, resolve_networks)
 from .params import FilePath, FiniteFloat
 from .plot_cmds import read_results
 
@@ -34,15 +34,6 @@ def _common(command):
              "again.")(command)
     return click.argument("results", nargs=-1,
                           type=click.Path(exists=True, dir_okay=False))(command)
-
-
-def _start(output, save_results, results, *compute_options):
-    """Check the paths before any work; refuse options that configure a computation next to
-    RESULTS files."""
-    check_figure_path(output)
-    refuse_with_results(results, *compute_options, "save_results")
-    if save_results is not None:
-        check_results_path(save_results)
 
 
 def _check_quantity(quantity, names):
@@ -86,7 +77,7 @@ def depth(results, output, dpi, width, height, save_results, title, compare_resi
     (seed 004: vanishing gradients are not only an RNN problem).
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, "compare_residual")
+    check_plot_run(output, save_results, results, "compare_residual")
     if feedforward is None and given("feedforward_depth"):
         refuse("--feedforward-depth applies to the panel of --feedforward")
     if results:
@@ -154,7 +145,7 @@ def sensitivity(results, output, dpi, width, height, save_results, title, output
     options.
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, "output_step")
+    check_plot_run(output, save_results, results, "output_step")
     if results:
         profiles = read_results(results, "sensitivity", sensitivity_from_table)
     else:

@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..io.files import atomic_path  # noqa: E402
 from ..plotting.style import ONE_COLUMN, RC, SAVE_METADATA  # noqa: E402
-from .base import fail  # noqa: E402
+from .base import check_results_path, fail  # noqa: E402
+from .options import refuse_with_results  # noqa: E402
 from .params import FilePath, FiniteFloat  # noqa: E402
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
@@ -99,3 +100,13 @@ def save_figure(fig, path, dpi):
         fail(f"{path}: cannot write ({err.strerror})")
     finally:
         plt.close(fig)
+
+
+def check_plot_run(output, save_results, results, *compute_options):
+    """Before any work: check the figure and results paths, and refuse options that configure
+    a computation (the flow options, the command's `compute_options` and --save-results,
+    which saves computed numbers) next to RESULTS files."""
+    check_figure_path(output)
+    refuse_with_results(results, *compute_options, "save_results")
+    if save_results is not None:
+        check_results_path(save_results)

@@ -20,11 +20,11 @@ from ..plotting.heatmap import plot_heatmap
 from ..plotting.phase import plot_phase, plot_phase_rates
 from ..plotting.spectrum import plot_spectra
 from ..plotting.style import RC, TWO_COLUMN
-from .base import check_results_path, fail, one_line_errors, plot, progress_bar, \
+from .base import fail, one_line_errors, plot, progress_bar, \
     write_results
-from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import DEFAULT_CELLS, check_memory, flow_options, for_each_network, \
-    pop_flow_options, refuse_with_results, resolve_networks
+from .figures import check_plot_run, figure_options, new_figure, save_figure
+from .options import DEFAULT_CELLS, check_memory, flow_options, \
+    for_each_network, pop_flow_options, resolve_networks
 from .params import FilePath
 from .plot_cmds import read_results
 
@@ -38,16 +38,6 @@ def _common(command):
              "suffix); `gradflow plot KIND FILE` draws it again.")(command)
     return click.argument("results", nargs=-1,
                           type=click.Path(exists=True, dir_okay=False))(command)
-
-
-def _start(output, save_results, results, *compute_options):
-    """Check the paths before any work; refuse options that configure a computation (the flow
-    options, `compute_options` and --save-results, which saves computed numbers) next to
-    RESULTS files."""
-    check_figure_path(output)
-    refuse_with_results(results, *compute_options, "save_results")
-    if save_results is not None:
-        check_results_path(save_results)
 
 
 def _save(save_results, table):
@@ -127,7 +117,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
     the tanh RNN's mean-field prediction (Poole et al. 2016; Chen et al. 2018).
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, "scales")
+    check_plot_run(output, save_results, results, "scales")
     if results:
         diagram = _read_one(results, "a phase diagram", "phase", phase_from_table)
     else:
@@ -173,7 +163,7 @@ def heatmap(results, output, dpi, width, height, save_results, title, stride, li
     explodes. Strided when T is large (--stride).
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results, "stride")
+    check_plot_run(output, save_results, results, "stride")
     if results:
         result = _read_one(results, "a heatmap", "heatmap", pairwise_from_table)
     else:
@@ -214,7 +204,7 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
     ds_T/ds_{T-d}. Lyapunov exponents by Benettin's QR method.
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results)
+    check_plot_run(output, save_results, results)
     wanted = parse_distances(distances)
     if results:
         spectra = read_results(results, "spectrum", spectrum_from_table)
@@ -252,7 +242,7 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
     distance for the same runs.
     """
     config = pop_flow_options(opts)
-    _start(output, save_results, results)
+    check_plot_run(output, save_results, results)
     if results:
         traces = read_results(results, "gates", gates_from_table)
     else:

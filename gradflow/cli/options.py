@@ -50,6 +50,19 @@ SKIP_OPTIONS = [
 ]
 
 
+INIT_OPTIONS = [
+    click.option("--init", type=click.Choice(INITS), default="gaussian", show_default=True,
+                 help="Recurrent weights: gaussian N(0, scale^2/H), orthogonal x scale, "
+                      "or identity x scale (IRNN)."),
+    click.option("--scale", type=FINITE, default=1.0, show_default=True, metavar="G",
+                 help="Scale of the recurrent weights (gain; 1 is the edge of chaos for "
+                      "the gaussian tanh RNN without inputs)."),
+    click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
+                 help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
+                      "GRU's update gate (signed so that larger keeps more)."),
+]
+
+
 LAYER_OPTIONS = [
     click.option("--layers", type=click.IntRange(min=1), default=None, metavar="L",
                  help="Stacked layers of the cell (PyTorch's num_layers); with L > 1, "
@@ -96,15 +109,7 @@ def flow_options(command):
                      help="Input dimension D [default: 8, or the input file's]."),
         click.option("--steps", type=click.IntRange(min=1), default=None, metavar="T",
                      help="Sequence length T in steps [default: 100, or the input file's length]."),
-        click.option("--init", type=click.Choice(INITS), default="gaussian", show_default=True,
-                     help="Recurrent weights: gaussian N(0, scale^2/H), orthogonal x scale, "
-                          "or identity x scale (IRNN)."),
-        click.option("--scale", type=FINITE, default=1.0, show_default=True, metavar="G",
-                     help="Scale of the recurrent weights (gain; 1 is the edge of chaos for "
-                          "the gaussian tanh RNN without inputs)."),
-        click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
-                     help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
-                          "GRU's update gate (signed so that larger keeps more)."),
+        *INIT_OPTIONS,
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      metavar="SEED",
                      help="Seed of the weights and of the random inputs."),

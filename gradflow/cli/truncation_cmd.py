@@ -7,14 +7,13 @@ import matplotlib.pyplot as plt
 from ..analysis.truncation import (LOSSES, TRUNCATION_COLUMNS, keeps, truncated_bptt,
                                    truncation_from_table, truncation_to_table)
 from ..cells.builtin import CELLS, RNN_ACTIVATIONS
-from ..cells.initializers import INITS
 from ..plotting.style import RC, TWO_COLUMN
 from ..plotting.truncation import plot_truncation_panels
 from .base import ablate, check_results_path, emit, given, plot, refuse, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .options import (DEFAULT_CELLS, LAYER_OPTIONS, check_memory, for_each_network, format_option,
-                      resolve_networks, skip_options)
-from .params import FINITE, FilePath
+from .options import (DEFAULT_CELLS, INIT_OPTIONS, LAYER_OPTIONS, check_memory,
+                      for_each_network, format_option, resolve_networks, skip_options)
+from .params import FilePath
 from .plot_cmds import read_results
 from .tables import setup_line
 
@@ -75,14 +74,7 @@ def network_options(command):
                           "the weights file's input size]."),
         click.option("--steps", type=click.IntRange(min=1), default=None, metavar="T",
                      help="Sequence length T in steps [default: 100]."),
-        click.option("--init", type=click.Choice(INITS), default="gaussian", show_default=True,
-                     help="Recurrent weights: gaussian N(0, scale^2/H), orthogonal x scale, "
-                          "or identity x scale (IRNN)."),
-        click.option("--scale", type=FINITE, default=1.0, show_default=True, metavar="G",
-                     help="Scale of the recurrent weights (gain)."),
-        click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
-                     help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
-                          "GRU's update gate (signed so that larger keeps more)."),
+        *INIT_OPTIONS,
         click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
                      metavar="SEED", help="Seed of the weights, the readout and the symbols."),
         click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
