@@ -218,3 +218,11 @@ def test_weights_alone_and_results_alone_still_work(tmp_path, made, monkeypatch,
     assert runner.invoke(main, ["plot", "phase", "phase.json", "--heatmap-cell", "rnn",
                                 "-o", "p.png"]).exit_code == 0
     assert runner.invoke(main, args).exit_code == 0
+
+
+def test_unbounded_real_options_say_finite_in_help():
+    from click.testing import CliRunner
+    from gradflow.cli import main
+    text = CliRunner().invoke(main, ["jacobians", "--help"]).output
+    assert "None" not in text
+    assert "[default: 1.0; finite]" in " ".join(text.split())

@@ -23,6 +23,12 @@ class FiniteFloat(click.FloatRange):
         super().__init__(min, max, min_open=min_open, max_open=max_open)
         self.allow_inf = allow_inf
 
+    def _describe_range(self):
+        # click describes an unbounded range as "x<=None"; say that it must be finite instead
+        if self.min is None and self.max is None:
+            return "finite"
+        return super()._describe_range()
+
     def convert(self, value, param, ctx):
         number = click.FloatRange.convert(self, value, param, ctx)
         if math.isnan(number) or (math.isinf(number) and not (self.allow_inf and number > 0)):
