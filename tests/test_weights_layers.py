@@ -515,7 +515,8 @@ def test_cli_depth_map_of_a_pytorch_stack_against_torch_autograd(runner, tmp_pat
     """`gradflow jacobians --weights` on a 3-layer nn.LSTM file, on the fixture's inputs: the
     depth x time CSV at the fixture's distances against the norms of PyTorch's own
     d s^(L-1)_T / d s^(l)_t (torch.autograd, every path counted)."""
-    case = np.load(DATA / "torch_lstm_3layers_run.npz")
+    with np.load(DATA / "torch_lstm_3layers_run.npz") as stored_case:
+        case = dict(stored_case)
     inputs = tmp_path / "x.npy"
     np.save(inputs, case["inputs"])
     out = tmp_path / "depth.csv"
@@ -534,7 +535,8 @@ def test_cli_depth_map_of_a_pytorch_stack_against_torch_autograd(runner, tmp_pat
 
 @pytest.mark.parametrize("runner", ["clirunner", "subprocess"])
 def test_cli_input_sensitivity_of_a_bidirectional_file_against_torch(runner, tmp_path):
-    case = np.load(DATA / "torch_gru_bi2_nobias_run.npz")
+    with np.load(DATA / "torch_gru_bi2_nobias_run.npz") as stored_case:
+        case = dict(stored_case)
     inputs = tmp_path / "x.npy"
     np.save(inputs, case["inputs"])
     for k, tau in enumerate(case["output_steps"]):
