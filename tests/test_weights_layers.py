@@ -14,7 +14,7 @@ import pytest
 from gradflow.cells import gru, gru_torch, rnn, rnn_relu
 from gradflow.cells.layers import Layered, bidirectional, stack
 from gradflow.engine.depth import depth_flow, input_sensitivity
-from gradflow.engine.layered import forward, sweep
+from gradflow.engine.layered import forward, reverse_sweep
 from gradflow.engine.unroll import unroll
 from gradflow.io.weights import WeightsError, load_weights, params_from_state_dict, save_weights
 from cli_run import fixture_maker as _fixture_maker, run as run_cli, run_subprocess
@@ -101,7 +101,7 @@ def assert_jacobians_match(loaded, case):
     out = run.outputs.shape[1]
     for tau, expected in zip(case["output_steps"], case["input_jacobians"]):  # (out, T, D)
         tau = int(tau)
-        rows = sweep(loaded.cell, loaded.params, run, seed_output=(tau, np.eye(out)))
+        rows = reverse_sweep(loaded.cell, loaded.params, run, seed_output=(tau, np.eye(out)))
         found = np.stack([g.mantissa * 10.0 ** g.scale for g in rows], axis=1)
         assert np.max(np.abs(found - expected)) <= TOL
         if loaded.directions == 1:  # y_tau does not see the inputs after tau
@@ -127,7 +127,7 @@ def assert_jacobians_match(loaded, case):
         return
     layers, n = loaded.layers, run.states[-1][0].shape[1]
     lam = {}
-    sweep(loaded.cell, loaded.params, run, seed_state=(layers - 1, 0, steps, np.eye(n)),
+    reverse_sweep(loaded.cell, loaded.params, run, seed_state=(layers - 1, 0, steps, np.eye(n)),
           visit=lambda l, c, t, adjoint: lam.__setitem__((l, t), adjoint))
     expected = case["depth_jacobians"]  # (L, len(depth_steps), n, n)
     found = np.array([[lam[l, int(t)].mantissa * 10.0 ** lam[l, int(t)].scale

@@ -1,6 +1,6 @@
 """Gradient flow through depth and time: the depth x time map of a stack and input sensitivity.
 
-Both are total derivatives computed by `gradflow.engine.layered.sweep` (one reverse sweep over
+Both are total derivatives computed by `gradflow.engine.layered.reverse_sweep` (one reverse sweep over
 the grid of layers and steps, adjoints held with their own log10 scale):
 
 - `depth_flow`: for a network that runs forwards in time (a stack of cells, or one cell),
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..cells.layers import layer_params, layered, output_slice
 from .jacobians import check_inputs, primary_block
-from .layered import forward, sweep
+from .layered import forward, reverse_sweep
 from .spectral_norm import top_singular_value
 
 __all__ = ["DepthFlow", "depth_flow", "Sensitivity", "input_sensitivity"]
@@ -96,7 +96,7 @@ def depth_flow(net, params, inputs, *, progress=None):
             progress(done[0])
 
     top = np.eye(cells[-1].state_size(ps[-1]))[list(rows[-1])]
-    sweep(net, params, run, seed_state=(L - 1, 0, T, top), visit=visit)
+    reverse_sweep(net, params, run, seed_state=(L - 1, 0, T, top), visit=visit)
     return DepthFlow(np.arange(L), np.arange(T), spec, frob, block_out)
 
 
@@ -118,7 +118,7 @@ def input_sensitivity(net, params, inputs, output_step=None):
     run = forward(net, params, inputs)
     out = run.outputs.shape[1]
     halves = _halves(net, params, out)
-    parts = {name: sweep(net, params, run, seed_output=(tau, np.eye(out)[cols]))
+    parts = {name: reverse_sweep(net, params, run, seed_output=(tau, np.eye(out)[cols]))
              for name, cols in halves.items()}
     rng = np.random.default_rng(0)
     spec, frob = np.full(T, -np.inf), np.full(T, -np.inf)

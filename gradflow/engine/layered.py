@@ -2,7 +2,7 @@
 
 A network (`gradflow.cells.layers`: a stack, a bidirectional network, or one cell) is a grid of
 chains, layer l's forward chain s_t = f(s_{t-1}, u_t) and, bidirectionally, its backward chain
-s_t = f(s_{t+1}, u_t), u_t what the layer reads at step t. `forward` runs it. `sweep` computes
+s_t = f(s_{t+1}, u_t), u_t what the layer reads at step t. `forward` runs it. `reverse_sweep` computes
 total derivatives of one quantity Z (the top layer's state at step T, or the output y_tau) with
 respect to every chain's state at every step and every input, by reverse-mode accumulation over
 the grid with matrix adjoints: for each chain, from the far end of its time order,
@@ -27,15 +27,14 @@ from ..cells.layers import layer_params, layered, output_slice
 from .linearization import Linearization
 from .unroll import unroll
 
-__all__ = ["LayeredRun", "forward", "sweep", "ScaledRows"]
+__all__ = ["LayeredRun", "forward", "reverse_sweep", "ScaledRows"]
 
 
 class LayeredRun(NamedTuple):
-    """A forward pass: `reads[l]` (T, in_l) what layer l read at each step (reads[0] the
-    inputs), `states[l][c]` (T + 1, n) chain c's states in time order (forward chains:
-    s_0 initial, s_t after u_t; backward chains: s_t after u_t, s_{T+1} initial at index 0
-    of the run order, stored so that states[l][c][t] is s_t for t = 1..T and row 0 holds the
-    initial state), `outputs` (T, out) the network's output y_1..y_T."""
+    """A forward pass. `reads[l]` (T, in_l): what layer l read at each step (reads[0] the
+    inputs). `states[l][c]` (T + 1, n): chain c of layer l, row t = s_t (its state once it
+    has read u_t) for t = 1..T and row 0 its initial state (s_0 for a forward chain, s_{T+1}
+    for a backward one). `outputs` (T, out): the network's output y_1..y_T."""
     reads: List[np.ndarray]
     states: List[List[np.ndarray]]
     outputs: np.ndarray
@@ -123,7 +122,7 @@ def _jacobians(cell, params):
     return at
 
 
-def sweep(net, params, run, *, seed_state=None, seed_output=None, visit=None):
+def reverse_sweep(net, params, run, *, seed_state=None, seed_output=None, visit=None):
     """Total derivatives of Z by reverse accumulation over the grid of chains (module doc).
 
     Exactly one seed: `seed_state` = (layer, chain, t, rows) for Z = rows @ s_t of that chain,
