@@ -1,7 +1,7 @@
 """Gradient flow through depth and time: the depth x time map of a stack and input sensitivity.
 
-Both are total derivatives computed by `gradflow.engine.layered.reverse_sweep` (one reverse sweep over
-the grid of layers and steps, adjoints held with their own log10 scale):
+Both are total derivatives computed by `gradflow.engine.layered.reverse_sweep` (one reverse
+sweep over the grid of layers and steps, adjoints held with their own log10 scale):
 
 - `depth_flow`: for a network that runs forwards in time (a stack of cells, or one cell),
   D(l, d) = d s^(L-1)_T / d s^(l)_{T-d}: layer l's state at step T - d perturbed after it is
