@@ -145,10 +145,10 @@ def highway(cell, bias=-1.0):
     opens the carry (g -> 0 gives s_t = s_{t-1}, g -> 1 the base cell).
     """
     def step(params, state, x):
-        pre = anp.dot(state, params["highway_weight_hh"].T) + params["highway_bias"]
+        pre = anp.dot(state, params["highway_weight_hh"].T)
         if x is not None:  # a cell without input (a feed-forward layer) has no U_g
             pre = pre + anp.dot(x, params["highway_weight_ih"].T)
-        gate = sigmoid(pre)
+        gate = sigmoid(pre + params["highway_bias"])  # this order: the figures' last bits
         return state + gate * (cell(params, state, x) - state)
 
     def init_extra(params, hidden, input_size, rng):
