@@ -81,17 +81,6 @@ class Layered(NamedTuple):
     def gate_blocks(self):
         return max(getattr(ch.cell, "gate_blocks", 1) for layer in self.layers for ch in layer)
 
-    def sizes(self, params):
-        """[(state sizes per chain, output size)] per layer."""
-        out = []
-        for layer in self.layers:
-            ps = [layer_params(params, ch.end) for ch in layer]
-            states = [ch.cell.state_size(p) for ch, p in zip(layer, ps)]
-            outs = [len(range(states[i])[output_slice(ch.cell, p)])
-                    for i, (ch, p) in enumerate(zip(layer, ps))]
-            out.append((states, sum(outs)))
-        return out
-
     def init_params(self, hidden, input_size, *, rng, **kws):
         """Every chain's parameters from `init_params`, under PyTorch's suffixed names; layer
         0 reads `input_size` inputs, layer l + 1 the outputs of layer l."""
