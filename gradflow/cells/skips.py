@@ -153,12 +153,12 @@ def highway(cell, bias=-1.0):
 
     def init_extra(params, hidden, input_size, rng):
         n = cell.state_size(params)
-        extra = {"highway_weight_hh": rng.standard_normal((n, n)) / np.sqrt(n),
-                 "highway_bias": np.full(n, float(bias))}
-        if input_size:
+        extra = {"highway_weight_hh": rng.standard_normal((n, n)) / np.sqrt(n)}
+        if input_size:  # a cell without input (a feed-forward layer) has no U_g
             extra["highway_weight_ih"] = (rng.standard_normal((n, input_size))
                                           / np.sqrt(input_size))
-        return extra
+        # this key order: a global gradient norm sums the parameters in it, to the last bit
+        return {**extra, "highway_bias": np.full(n, float(bias))}
 
     return _wrap(step, cell, "highway", extra=("highway_weight_hh",), init_extra=init_extra,
                  settings={"highway_bias": bias})
