@@ -8,6 +8,8 @@ schedules, queues or talks over sockets itself: concurrent.futures and dask do.
 import concurrent.futures as cf
 import os
 import signal
+import threading
+import time
 
 from .points import run_point
 
@@ -22,10 +24,21 @@ class WorkerDied(Exception):
     point dask gave up on (KilledWorker)."""
 
 
-def _ignore_sigint():
-    # Ctrl-C reaches the whole process group: the sweep (the parent) decides what stops, and
-    # workers do not print a traceback each.
+PARENT_POLL_SECONDS = 0.5
+
+
+def _init_worker(parent):
+    """Ctrl-C reaches the whole process group: the sweep (the parent) decides what stops, and
+    workers do not print a traceback each. A worker whose sweep was killed (SIGKILL cannot be
+    caught, and ProcessPoolExecutor's workers would wait for work forever) ends itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 class LocalExecutor:
@@ -45,7 +58,8 @@ class LocalExecutor:
         """A fresh pool (of `workers` processes, default as before); the old one is shut down."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        self._pool = cf.ProcessPoolExecutor(workers or self.workers, initializer=_ignore_sigint)
+        self._pool = cf.ProcessPoolExecutor(workers or self.workers, initializer=_init_worker,
+                                            initargs=(os.getpid(),))
 
     def submit(self, task):
         return self._pool.submit(run_point, task)
