@@ -44,17 +44,13 @@ def sweep(spec, workers, scheduler, retry_failed, dry_run, quiet):
         _dry_run(parsed, retry_failed, workers, scheduler)
         return
 
-    def make_executor():
-        if scheduler is None:
-            return LocalExecutor(workers)
-        try:
-            return DaskExecutor(scheduler)
-        except (ImportError, ConnectionError) as err:
-            fail(str(err))
-
+    try:  # before anything is written: a cluster we cannot reach is bad input
+        executor = LocalExecutor(workers) if scheduler is None else DaskExecutor(scheduler)
+    except (ImportError, ConnectionError) as err:
+        fail(str(err))
     bar = _Bar(quiet)
     try:
-        tally = run_sweep(parsed, make_executor, retry_failed=retry_failed, progress=bar.show,
+        tally = run_sweep(parsed, lambda: executor, retry_failed=retry_failed, progress=bar.show,
                           report=lambda line: click.echo(line, err=True))
     except SweepLocked as err:
         fail(str(err))
@@ -67,6 +63,7 @@ def sweep(spec, workers, scheduler, retry_failed, dry_run, quiet):
         sys.exit(130)
     finally:
         bar.close()
+        executor.shutdown()
     click.echo(f"{tally.points} points: {tally.skipped} done before, {tally.done} done now, "
                f"{tally.failed} failed, {tally.left} left; "
                f"{os.path.join(parsed.output, SUMMARY)}")

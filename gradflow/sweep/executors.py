@@ -16,6 +16,7 @@ from .points import run_point
 __all__ = ["LocalExecutor", "DaskExecutor", "WorkerDied", "DIED"]
 
 DIED = "the worker process died (killed or out of memory)"
+CONNECT_SECONDS = 10  # how long to try to reach a dask scheduler
 
 
 class WorkerDied(Exception):
@@ -92,7 +93,7 @@ class DaskExecutor:
         self._own = client is None
         if client is None:
             try:
-                client = distributed.Client(address, timeout=10)
+                client = distributed.Client(address, timeout=CONNECT_SECONDS)
             except (OSError, TimeoutError) as err:
                 raise ConnectionError(f"cannot reach the dask scheduler at {address} "
                                       f"({err})") from None
