@@ -181,3 +181,21 @@ def test_sweep_as_a_subprocess(tmp_path):
     code, out, err = run_subprocess(["sweep", "spec.toml", "--workers", "2"], tmp_path)
     assert code == 0 and err == "", err
     assert "6 done now" in out and len(rows(tmp_path / "out" / "summary.csv")) == 6
+
+
+def test_plot_phase_from_a_sweep_folder_is_the_computed_figure(tmp_path):
+    write(tmp_path, 'analysis = "decay"\noutput = "ph"\n[grid]\ncell = ["rnn", "lstm", "gru"]\n'
+                    'scale = [0.25, 0.375, 0.5]\n[fixed]\nhidden = 8\ninput_size = 4\n'
+                    'steps = 12\nsamples = 2\n')
+    assert run(["sweep", str(tmp_path / "spec.toml"), "--workers", "2", "-q"])[0] == 0
+    code, _, err = run(["plot", "phase", str(tmp_path / "ph"), "--limit", "12", "-o",
+                        str(tmp_path / "sweep.png"), "--save-results", str(tmp_path / "x.json")])
+    assert code == 2 and "--save-results" in err  # a folder is drawn as it is
+    assert run(["plot", "phase", str(tmp_path / "ph"), "--limit", "12", "-o",
+                str(tmp_path / "sweep.png")])[0] == 0
+    assert run(["plot", "phase", "--hidden", "8", "--input-size", "4", "--steps", "12",
+                "--samples", "2", "--scales", "0.25:0.5:3", "--limit", "12", "-o",
+                str(tmp_path / "computed.png"), "-q"])[0] == 0
+    assert (tmp_path / "sweep.png").read_bytes() == (tmp_path / "computed.png").read_bytes()
+    code, _, err = run(["plot", "phase", str(tmp_path), "-o", str(tmp_path / "z.png")])
+    assert code == 1 and err.startswith(f"Error: {tmp_path}: not a sweep folder")

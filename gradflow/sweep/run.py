@@ -89,6 +89,7 @@ def run_sweep(spec, make_executor, *, retry_failed=False, progress=None, report=
     os.makedirs(os.path.join(spec.output, "points"), exist_ok=True)
     with sweep_lock(spec.output, report):
         tasks = _tasks(spec)
+        _write_index(spec, tasks)
         records = scan(spec, report)
         todo = [n for n, r in records.items()
                 if r is None or (r["status"] == "failed" and retry_failed)]
@@ -187,6 +188,21 @@ def _isolate(executor, suspects, tasks, inflight, finish, died, counts):
             executor.restart(1)
             died(name)
     executor.restart()
+
+
+INDEX = "sweep.json"
+
+
+def _write_index(spec, tasks):
+    """`sweep.json`: the analysis, its options, the grid keys and the point names in grid
+    order, so the folder can be read without its spec (`gradflow plot phase DIR`)."""
+    from ..io.files import atomic_path
+
+    with atomic_path(os.path.join(spec.output, INDEX)) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump({"format": "gradflow-sweep", "analysis": spec.analysis,
+                       "options": spec.options, "grid": list(spec.grid),
+                       "points": list(tasks)}, fh, indent=1)
 
 
 # ------------------------------------------------------------------ the lock
