@@ -21,7 +21,7 @@ import numpy as np
 from .decay import decay_profile
 from .meanfield import tanh_rnn_meanfield
 
-__all__ = ["PhaseDiagram", "phase_diagram", "phase_to_table", "phase_from_table", "TANH_GAMMA"]
+__all__ = ["PhaseDiagram", "phase_diagram", "assemble_phase", "phase_to_table", "phase_from_table", "TANH_GAMMA"]
 
 TANH_GAMMA = 1.0  # sup |tanh'|: the gamma of Pascanu et al. (2013) for the tanh RNN
 
@@ -77,7 +77,6 @@ def phase_diagram(network, scales=np.linspace(0.5, 2.0, 16), *, cells=("rnn", "l
     cells = tuple(cells)
     log10_norm, log10_rate, weight_norm = {}, {}, {}
     done = 0
-    pascanu_scale = None
     for cell in cells:
         rows, rates, norms = [], [], []
         for g in scales:
@@ -91,16 +90,24 @@ def phase_diagram(network, scales=np.linspace(0.5, 2.0, 16), *, cells=("rnn", "l
         log10_norm[cell] = np.array(rows)
         log10_rate[cell] = np.array(rates)
         weight_norm[cell] = np.array(norms)
-        if cell == "rnn" and network.activation == "tanh":
-            # ||W_hh(g)||_2 = g ||W_hh(1)||_2 exactly: one matrix scaled.
-            pascanu_scale = float(scales[0] / (TANH_GAMMA * weight_norm[cell][0]))
+    return assemble_phase(network, scales, cells, log10_norm, log10_rate, weight_norm)
+
+
+def assemble_phase(network, scales, cells, log10_norm, log10_rate, weight_norm):
+    """The `PhaseDiagram` of measured rows (per cell: (S, T) log10 norms, (S,) log10 rates and
+    weight norms at `scales`), with the theory marks of `network`'s settings: how
+    `phase_diagram` ends, and how a sweep's points become a phase diagram."""
+    pascanu_scale = None
+    if "rnn" in cells and network.activation == "tanh":
+        # ||W_hh(g)||_2 = g ||W_hh(1)||_2 exactly: one matrix scaled.
+        pascanu_scale = float(scales[0] / (TANH_GAMMA * weight_norm["rnn"][0]))
     meanfield = None
     if "rnn" in cells and network.activation == "tanh" and network.init == "gaussian" \
             and network.skip is None:
         # gradflow's inputs: x ~ N(0, I_D), U_ij ~ N(0, 1/D), so the input term has variance 1.
         meanfield = np.array([tanh_rnn_meanfield(g, sigma_in=1.0).log10_rate for g in scales])
     metadata = {k: v for k, v in network.metadata().items() if k not in ("cell", "scale")}
-    return PhaseDiagram(cells=cells, scales=scales, distance=np.arange(1, network.steps + 1),
+    return PhaseDiagram(cells=tuple(cells), scales=scales, distance=np.arange(1, network.steps + 1),
                         log10_norm=log10_norm, log10_rate=log10_rate, weight_norm=weight_norm,
                         pascanu_scale=pascanu_scale, meanfield_log10_rate=meanfield,
                         metadata=metadata)

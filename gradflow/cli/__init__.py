@@ -9,5 +9,6 @@ from . import skip_training_cmd  # noqa: F401  (ablate skip-training, plot skip-
 from . import truncation_cmd  # noqa: F401  (ablate truncation, plot truncation)
 from . import gallery_cmds  # noqa: F401  (plot phase, heatmap, spectrum, gates)
 from . import depth_plot_cmds  # noqa: F401  (plot depth, sensitivity)
+from . import sweep_cmd  # noqa: F401  (sweep)
 
 __all__ = ["main", "plot", "ablate"]

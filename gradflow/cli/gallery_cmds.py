@@ -5,6 +5,8 @@ with none, computes from the options of `gradflow jacobians`; `--save-results` w
 numbers behind the figure so it can be re-plotted.
 """
 
+import functools
+import os
 
 import click
 import matplotlib.pyplot as plt
@@ -20,6 +22,7 @@ from ..plotting.heatmap import plot_heatmap
 from ..plotting.phase import plot_phase, plot_phase_rates
 from ..plotting.spectrum import plot_spectra
 from ..plotting.style import RC, TWO_COLUMN
+from ..sweep.views import phase_from_sweep
 from .base import fail, one_line_errors, plot, progress_bar, \
     write_results
 from .figures import check_plot_run, figure_options, new_figure, save_figure
@@ -29,15 +32,16 @@ from .params import FilePath
 from .plot_cmds import read_results
 
 
-def _common(command):
-    """The RESULTS argument, --save-results and --title, shared by the gallery kinds."""
+def _common(command, dir_okay=False):
+    """The RESULTS argument (a sweep folder too with `dir_okay`), --save-results and --title,
+    shared by the gallery kinds."""
     command = click.option("--title", default=None, help="Title above the figure.")(command)
     command = click.option(
         "--save-results", type=FilePath(dir_okay=False), metavar="FILE",
         help="Also write the numbers behind the figure to FILE (.csv, .json or .npz by its "
              "suffix); `gradflow plot KIND FILE` draws it again.")(command)
     return click.argument("results", nargs=-1,
-                          type=click.Path(exists=True, dir_okay=False))(command)
+                          type=click.Path(exists=True, dir_okay=dir_okay))(command)
 
 
 def _save(save_results, table):
@@ -96,7 +100,7 @@ def parse_distances(text):
 
 
 @plot.command()
-@_common
+@functools.partial(_common, dir_okay=True)
 @flow_options
 @figure_options(width=TWO_COLUMN[0], height=TWO_COLUMN[1])
 @click.option("--scales", default="0.5:2.0:16", show_default=True, metavar="START:STOP:COUNT",
@@ -114,11 +118,19 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
     Left: one cell's heatmap of log10 ||ds_T/ds_t||_2 over scale and distance, the black line
     where the norm is 1, the dashed line where the RNN's measured ||W_hh||_2 = 1/gamma
     (Pascanu et al. 2013). Right: each cell's fitted log10 factor per step against scale, with
-    the tanh RNN's mean-field prediction (Poole et al. 2016; Chen et al. 2018).
+    the tanh RNN's mean-field prediction (Poole et al. 2016; Chen et al. 2018). RESULTS is a
+    results file, or the folder of a `gradflow sweep` of decay over cell and scale.
     """
     config = pop_flow_options(opts)
     check_plot_run(output, save_results, results, "scales")
-    if results:
+    if results and os.path.isdir(results[0]):
+        if len(results) > 1:
+            fail("a phase diagram is drawn from one sweep folder")
+        try:
+            diagram = phase_from_sweep(results[0])
+        except ValueError as err:
+            fail(str(err))
+    elif results:
         diagram = _read_one(results, "a phase diagram", "phase", phase_from_table)
     else:
         if config["weights_file"] or config["input_file"]:
@@ -231,7 +243,7 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
 
 
 @plot.command()
-@_common
+@functools.partial(_common, dir_okay=True)
 @flow_options
 @figure_options(width=TWO_COLUMN[0], height=TWO_COLUMN[1])
 def gates(results, output, dpi, width, height, save_results, title, **opts):
