@@ -268,9 +268,13 @@ def _check_layout(networks, needs):
                                      f"layer(s){' in two directions' if net.bidirectional else ''}",
                                      param_hint="--layers")
         if needs == "cell" and not net.is_cell:
-            raise click.BadParameter(f"{command} needs a network that runs forwards in time; a "
-                                     "bidirectional one is analysed by `gradflow jacobians --wrt "
-                                     "input`", param_hint="--bidirectional")
+            source = net.sources.get("weights")
+            raise click.BadParameter(
+                f"{command} needs a network that runs forwards in time; "
+                + (f"{source} holds a bidirectional one, which " if source else
+                   "a bidirectional one ")
+                + "is analysed by `gradflow jacobians --wrt input`",
+                param_hint="--weights" if source else "--bidirectional")
 
 
 def check_memory(networks, analysis, blocks=0):
