@@ -1,20 +1,32 @@
 """The phase diagram: decay against the recurrent weight scale, the tanh RNN's heatmap with
 its vanishing/exploding boundary, and each cell's rate beside mean-field theory.
 
-Writes figures/phase.png by running COMMAND through the CLI (what the README quotes), and
-NUMBERS: per cell the fitted log10 factor per step at the smallest and largest scale and the
-scale where it crosses 0 (linear interpolation between grid scales), the mean-field crossing,
-the scale where the measured ||W_hh||_2 = 1/gamma (Pascanu et al. 2013) and ||W_hh||_2 / g.
+Writes figures/phase.png through a sweep on the local pool of processes: SWEEP runs the grid of
+SPEC (one point per cell and scale) into FOLDER, then PLOT draws the figure from FOLDER. That is
+the figure COMMAND (what the README quotes) computes in one process, byte for byte
+(tests/test_analyses.py checks that SPEC is COMMAND's grid). FOLDER is deleted first: the sweep
+resumes from finished points, and points left by older code would give older numbers.
+Beside the figure, NUMBERS: per cell the fitted log10 factor per step at the smallest and
+largest scale and the scale where it crosses 0 (linear interpolation between grid scales), the
+mean-field crossing, the scale where the measured ||W_hh||_2 = 1/gamma (Pascanu et al. 2013)
+and ||W_hh||_2 / g.
 Run it from anywhere: `python analyses/phase.py`, or every figure with `make figures`.
 """
 
-from _run import run_with_results, write_numbers
+import os
+import shutil
+
+from _run import ROOT, run_command, write_numbers
 
 import numpy as np  # noqa: E402  (after _run has pinned the kernels)
 
 COMMAND = ("gradflow plot phase --hidden 128 --input-size 64 --steps 60 --samples 2 "
            "--scales 0.25:2.5:19 --limit 12 -o figures/phase.png")
 NUMBERS = "figures/phase.json"
+SPEC = "analyses/phase_sweep.toml"
+FOLDER = "results/phase_sweep"  # the spec's output (git ignores results/)
+SWEEP = f"gradflow sweep {SPEC} --quiet"
+PLOT = f"gradflow plot phase {FOLDER} --limit 12 -o figures/phase.png"
 
 
 def zero_crossing(x, y):
@@ -28,9 +40,12 @@ def zero_crossing(x, y):
 
 
 def main():
-    from gradflow.analysis.phase import phase_from_table
+    from gradflow.sweep.views import phase_from_sweep
 
-    diagram = phase_from_table(run_with_results(COMMAND))
+    shutil.rmtree(os.path.join(ROOT, FOLDER), ignore_errors=True)
+    run_command(SWEEP)
+    run_command(PLOT)
+    diagram = phase_from_sweep(os.path.join(ROOT, FOLDER))
     columns = {k: [] for k in ("cell", "log10_rate_at_smallest_scale",
                                "log10_rate_at_largest_scale", "zero_crossing_scale")}
     for cell in diagram.cells:

@@ -159,3 +159,29 @@ def test_plot_decay_save_results_as_a_real_subprocess(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert read_table(tmp_path / "d.npz").kind == "decay"
+
+
+def test_the_phase_sweep_is_the_grid_of_the_command_the_readme_quotes():
+    """analyses/phase.py draws the figure through SPEC's sweep; the README quotes COMMAND, which
+    computes it in one process: the two must be the same grid, settings and drawing."""
+    import shlex
+
+    from gradflow.sweep.spec import read_spec
+
+    phase = load("phase")
+    words = shlex.split(phase.COMMAND)
+    option = {words[i][2:].replace("-", "_"): words[i + 1] for i in range(len(words) - 1)
+              if words[i].startswith("--")}
+    spec = read_spec(str(ROOT / phase.SPEC))
+    assert spec.analysis == "decay" and spec.output == str(ROOT / phase.FOLDER)
+    assert spec.grid == ("cell", "scale")
+    start, stop, count = option.pop("scales").split(":")
+    scales = np.linspace(float(start), float(stop), int(count))
+    assert [(p["cell"], p["scale"]) for p in spec.points] == \
+        [(c, float(g)) for c in ("rnn", "lstm", "gru") for g in scales]
+    output = words[words.index("-o") + 1]
+    assert phase.PLOT.endswith(f" --limit {option.pop('limit')} -o {output}")
+    for key, value in option.items():  # hidden, input_size, steps, samples
+        assert {str(p[key]) for p in spec.points} == {value}, key
+    assert phase.PLOT.startswith(f"gradflow plot phase {phase.FOLDER} ")
+    assert phase.SWEEP.startswith(f"gradflow sweep {phase.SPEC}")

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,3 +40,22 @@ def test_quick_depth_benchmark_runs_and_prints_a_table(tmp_path):
             or line.startswith("| lstm |") or line.startswith("| gru |")]
     assert [r.split("|")[1].strip() for r in rows] == ["rnn", "lstm", "gru"]
     assert out.read_text().splitlines()[4] == rows[0]
+
+
+def test_quick_sweep_benchmark_runs_both_pools_and_finds_identical_summaries(tmp_path):
+    out = tmp_path / "sweep.md"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                                    os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_sweep.py"), "--quick",
+         "--output", str(out)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| workers")]
+    assert [int(r[0]) for r in rows] == [1, os.cpu_count()]
+    assert float(rows[0][3]) == 1.0
+    for _, seconds, rate, speedup in rows:  # 3 significant digits each
+        assert float(rate) * float(seconds) == pytest.approx(12, rel=0.01)  # the 12 points
+        assert float(speedup) == pytest.approx(float(rows[0][1]) / float(seconds), rel=0.01)
+    assert "Summaries of the two runs identical: yes." in proc.stdout
+    assert out.read_text() == proc.stdout

@@ -467,3 +467,11 @@ def test_the_first_table_is_what_gradflow_jacobians_printed():
     quoted = "".join(("    " + line).rstrip() + "\n" for line in printed.splitlines())
     block = f"    $ {constant(script, 'COMMAND')}\n{quoted}"
     assert block in section("The numbers")
+
+
+def test_the_sweeps_section_shows_the_phase_spec_as_it_is():
+    """The spec the README shows is analyses/phase_sweep.toml, the one `make figures` runs."""
+    spec = (ROOT / "analyses" / "phase_sweep.toml").read_text()
+    block = "".join(("    " + line).rstrip() + "\n" for line in spec.splitlines())
+    start = README.index("\n## Sweeps\n")
+    assert block in README[start:README.index("\n## ", start + 1)]

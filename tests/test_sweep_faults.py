@@ -142,3 +142,19 @@ def test_ctrl_c_stops_cleanly_keeps_finished_points_and_resumes(tmp_path, refere
     code, out, err = run_subprocess(["sweep", spec, "--workers", "2"], tmp_path)
     assert code == 0 and err == "", err
     assert (tmp_path / "out" / "summary.csv").read_bytes() == reference
+
+
+def test_a_local_worker_runs_openblas_on_one_thread():
+    """N workers x N OpenBLAS threads on N cores spin against each other: each worker is told
+    to use one thread (asked of the library itself)."""
+    probe = ("import ctypes, numpy\n"
+             "from gradflow.sweep.executors import one_blas_thread\n"
+             "told = one_blas_thread()\n"
+             "path = [l.split()[-1] for l in open('/proc/self/maps') if 'numpy.libs' in l\n"
+             "        and 'openblas' in l][0]\n"
+             "print(told, ctypes.CDLL(path).scipy_openblas_get_num_threads64_())\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={**os.environ, "OPENBLAS_NUM_THREADS": "2"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    told, threads = out.stdout.split()
+    assert int(told) >= 1 and threads == "1"

@@ -199,3 +199,35 @@ def test_plot_phase_from_a_sweep_folder_is_the_computed_figure(tmp_path):
     assert (tmp_path / "sweep.png").read_bytes() == (tmp_path / "computed.png").read_bytes()
     code, _, err = run(["plot", "phase", str(tmp_path), "-o", str(tmp_path / "z.png")])
     assert code == 1 and err.startswith(f"Error: {tmp_path}: not a sweep folder")
+
+
+def test_plot_decay_from_a_sweep_folder_is_the_computed_figure(tmp_path):
+    write(tmp_path, 'analysis = "decay"\noutput = "dc"\n[grid]\ncell = ["rnn", "lstm", "gru"]\n'
+                    '[fixed]\nhidden = 6\ninput_size = 3\nsteps = 15\nsamples = 3\n'
+                    'forget_bias = 3.0\n')
+    code, out, err = run_subprocess(["sweep", "spec.toml", "--workers", "2", "-q"], tmp_path)
+    assert code == 0, err
+    code, out, err = run_subprocess(["plot", "decay", "dc", "-o", "sweep.png"], tmp_path)
+    assert code == 0 and err == "", err
+    assert run(["plot", "decay", "--cell", "rnn", "--cell", "lstm", "--cell", "gru", "--hidden",
+                "6", "--input-size", "3", "--steps", "15", "--samples", "3", "--forget-bias",
+                "3", "-o", str(tmp_path / "computed.png"), "-q"])[0] == 0
+    assert (tmp_path / "sweep.png").read_bytes() == (tmp_path / "computed.png").read_bytes()
+
+
+def test_plot_decay_from_a_sweep_folder_names_what_differs_and_refuses_what_it_lacks(tmp_path):
+    path = write(tmp_path)  # cells x scales
+    assert run(["sweep", path, "--workers", "1", "-q"])[0] == 0
+    from gradflow.plotting.decay import describe
+    from gradflow.sweep.views import profiles_from_sweep
+    profiles = profiles_from_sweep(str(tmp_path / "out"))
+    labels, _ = describe(profiles)
+    assert labels == [f"{cell}, {weights}" for cell in ("RNN (tanh)", "LSTM", "GRU")
+                      for weights in ("weights N(0, 0.5\u00b2/H)", "weights N(0, 1.5\u00b2/H)")]
+    assert run(["plot", "decay", str(tmp_path / "out"), "-o", str(tmp_path / "a.png")])[0] == 0
+    code, _, err = run(["plot", "decay", str(tmp_path / "out"), "--quantity", "frobenius",
+                        "-o", str(tmp_path / "b.png")])
+    assert code == 2 and "--quantity frobenius: a sweep folder holds the spectral norm" in err
+    code, _, err = run(["plot", "decay", str(tmp_path), "-o", str(tmp_path / "c.png")])
+    assert code == 1 and err.startswith(f"Error: {tmp_path}: not a sweep folder")
+    assert not (tmp_path / "b.png").exists() and not (tmp_path / "c.png").exists()

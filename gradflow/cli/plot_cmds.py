@@ -1,5 +1,7 @@
 """`gradflow plot decay`: the figure of the decay of ||ds_T/ds_t|| with distance."""
 
+import os
+
 import click
 import matplotlib.pyplot as plt
 
@@ -7,7 +9,8 @@ from ..analysis.decay import profiles_from_table, profiles_to_table
 from ..io.results import read_table
 from ..plotting.decay import plot_decay
 from ..plotting.style import RC
-from .base import check_results_path, fail, plot, write_results
+from ..sweep.views import profiles_from_sweep
+from .base import check_results_path, fail, plot, refuse, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
                       refuse_with_results)
@@ -56,7 +59,7 @@ def read_results(paths, kind, from_table):
 
 
 @plot.command()
-@click.argument("results", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("results", nargs=-1, type=click.Path(exists=True))
 @flow_options
 @loss_vector_option
 @figure_options
@@ -74,7 +77,8 @@ def decay(results, output, dpi, width, height, quantity, no_band, title, save_re
           loss_vector, **opts):
     """log10 ||ds_T/ds_t|| against distance T - t, cells overlaid.
 
-    Reads RESULTS files written by `gradflow jacobians -o` (CSV, JSON or NPZ), or, with none,
+    Reads RESULTS files written by `gradflow jacobians -o` (CSV, JSON or NPZ), or the folder
+    of a `gradflow sweep` of decay (one curve per point, the spectral norm), or, with none,
     computes them from the same options as `gradflow jacobians`.
     """
     check_figure_path(output)
@@ -82,7 +86,16 @@ def decay(results, output, dpi, width, height, quantity, no_band, title, save_re
         check_results_path(save_results)
     config = pop_flow_options(opts)
     refuse_with_results(results, "loss_vector", "save_results")
-    if results:
+    if any(os.path.isdir(path) for path in results):
+        if len(results) > 1:
+            fail("decay profiles are drawn from one sweep folder, or from results files")
+        if quantity != "spectral":
+            refuse(f"--quantity {quantity}: a sweep folder holds the spectral norm only")
+        try:
+            profiles = profiles_from_sweep(results[0])
+        except ValueError as err:
+            fail(str(err))
+    elif results:
         profiles = read_results(results, "decay", profiles_from_table)
     else:
         profiles = compute_profiles(loss_vector=loss_vector, **config)

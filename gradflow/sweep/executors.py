@@ -6,6 +6,7 @@ schedules, queues or talks over sockets itself: concurrent.futures and dask do.
 """
 
 import concurrent.futures as cf
+import ctypes
 import os
 import signal
 import threading
@@ -33,6 +34,7 @@ def _init_worker(parent):
     workers do not print a traceback each. A worker whose sweep was killed (SIGKILL cannot be
     caught, and ProcessPoolExecutor's workers would wait for work forever) ends itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    one_blas_thread()
 
     def watch():
         while os.getppid() == parent:
@@ -40,6 +42,36 @@ def _init_worker(parent):
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def one_blas_thread():
+    """Make this process's OpenBLAS single-threaded; returns how many libraries were told.
+
+    Each worker is a process per core, and OpenBLAS starts a thread per core in each: N workers
+    then run N^2 threads on N cores, and OpenBLAS's threads spin while they wait, so a 2-worker
+    sweep ran 7 times slower than 1 worker (benchmarks/bench_sweep.py). Its variables
+    (OPENBLAS_NUM_THREADS) are read when numpy is loaded, which in a forked worker is before
+    it starts, so the libraries mapped into the process are told directly (Linux; elsewhere
+    nothing is done). Each output of a matrix product is one thread's sum either way: the
+    numbers do not change (the sweep tests compare them with one process's)."""
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split()[-1] for line in fh if "openblas" in line.lower()}
+    except OSError:
+        return 0
+    told = 0
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(1)
+                told += 1
+                break
+    return told
 
 
 class LocalExecutor:

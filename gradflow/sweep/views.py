@@ -72,16 +72,16 @@ def phase_from_sweep(folder):
 
 
 def profiles_from_sweep(folder):
-    """One `DecayProfile` per point of a decay sweep (the spectral norm only), named by its
-    grid values, e.g. 'lstm, scale=1.5'."""
-    index, records = read_sweep(folder)
+    """One `DecayProfile` per point of a decay sweep, in grid order (the spectral norm only),
+    named as `gradflow jacobians` names it ('lstm', 'rnn+skip:4'): the figure's legend names
+    the settings in which the curves differ, from their metadata."""
+    _, records = read_sweep(folder)
     profiles = []
     for r in records:
         mean = _curve(r["result"]["log10_spectral_norm"])
         distance = np.arange(1, len(mean) + 1)
-        label = ", ".join(str(r["settings"][k]) if k == "cell" else f"{k}={r['settings'][k]}"
-                          for k in index["grid"])
-        profiles.append(DecayProfile(cell=label, distance=distance, mean={"spectral": mean},
+        name = network_of(r["settings"]).name
+        profiles.append(DecayProfile(cell=name, distance=distance, mean={"spectral": mean},
                                      std={"spectral": _curve(
                                          r["result"]["log10_spectral_norm_std"])},
                                      summary=summarize(distance, mean),
