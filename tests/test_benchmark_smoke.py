@@ -10,15 +10,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_benchmark_runs_and_prints_a_table(tmp_path):
-    out = tmp_path / "results.md"
+def run_quick(script, out, timeout):
+    """`python benchmarks/SCRIPT --quick --output OUT` with gradflow importable; the process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                                     os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_jacobians.py"), "--quick",
-         "--output", str(out)],
-        capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick",
+                           "--output", str(out)], capture_output=True, text=True, env=env,
+                          timeout=timeout)
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_quick_benchmark_runs_and_prints_a_table(tmp_path):
+    out = tmp_path / "results.md"
+    proc = run_quick("bench_jacobians.py", out, timeout=120)
     header = "| cell | H | n | gradflow ms/step |"
     assert header in proc.stdout
     rows = [line for line in proc.stdout.splitlines()
@@ -30,12 +35,7 @@ def test_quick_benchmark_runs_and_prints_a_table(tmp_path):
 
 def test_quick_depth_benchmark_runs_and_prints_a_table(tmp_path):
     out = tmp_path / "depth.md"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                                    os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_depth.py"), "--quick",
-         "--output", str(out)], capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_quick("bench_depth.py", out, timeout=300)
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| rnn |")
             or line.startswith("| lstm |") or line.startswith("| gru |")]
     assert [r.split("|")[1].strip() for r in rows] == ["rnn", "lstm", "gru"]
@@ -44,12 +44,7 @@ def test_quick_depth_benchmark_runs_and_prints_a_table(tmp_path):
 
 def test_quick_sweep_benchmark_runs_both_pools_and_finds_identical_summaries(tmp_path):
     out = tmp_path / "sweep.md"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                                    os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_sweep.py"), "--quick",
-         "--output", str(out)], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_quick("bench_sweep.py", out, timeout=120)
     rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| workers")]
     assert [int(r[0]) for r in rows] == [1, os.cpu_count()]

@@ -77,10 +77,21 @@ def test_fitted_colours_are_those_of_the_symmetric_map():
 
 
 def test_heatmap_of_an_all_undefined_result_still_draws():
+    """Every cell undefined: the whole matrix is drawn in the missing colour (grey, which the
+    colour map never takes), under a finite colour range, and the picture says so."""
     result = PairwiseNorms(cell="rnn", times=np.arange(3), log10_norm=np.full((3, 3), np.nan))
     fig, ax = plt.subplots()
-    plot_heatmap(result, ax=ax)
+    plot_heatmap(result, ax=ax, colorbar=False)
     fig.canvas.draw()
+    (mesh,) = ax.collections
+    assert np.ma.getmaskarray(mesh.get_array()).all()
+    assert mesh.cmap.get_bad() == pytest.approx(to_rgba("0.82"))
+    assert np.isfinite([mesh.norm.vmin, mesh.norm.vmax]).all() and mesh.norm.vmin < mesh.norm.vmax
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+    x0, y0, x1, y1 = ax.bbox.extents  # display pixels, origin at the bottom
+    row, col = int(pixels.shape[0] - (y0 + y1) / 2), int((x0 + x1) / 2)
+    assert pixels[row, col, :3] / 255 == pytest.approx(to_rgba("0.82")[:3], abs=0.01)
+    assert any("not defined" in t.get_text() for t in ax.texts)
 
 
 # ------------------------------------------------------------------ spectrum

@@ -2,13 +2,10 @@
 process (corrupt files, a point that raises, the lock)."""
 
 import csv
-import io
 import json
 import os
 import socket
 import subprocess
-
-import pytest
 
 from gradflow.sweep import points as points_module
 from gradflow.sweep.spec import read_spec

@@ -99,6 +99,15 @@ def _curves(flow):
     return curves
 
 
+def mean_and_spread(runs):
+    """The mean and the population standard deviation (zeros for one run) over `runs`, a list
+    of equally shaped arrays of log10 norms (-inf allowed: a spread with -inf is nan)."""
+    stack = np.stack(runs)
+    with np.errstate(invalid="ignore"):
+        std = stack.std(axis=0) if len(runs) > 1 else np.zeros(stack.shape[1:])
+        return stack.mean(axis=0), std
+
+
 def decay_profile(network, *, loss_grad=None, progress=None):
     """The decay of ||ds_T/ds_t|| for one network, averaged over its input sequences.
 
@@ -119,11 +128,8 @@ def decay_profile(network, *, loss_grad=None, progress=None):
                                           loss_grad=loss_grad, progress=tick)))
         done += len(seq)
     mean, std = {}, {}
-    with np.errstate(invalid="ignore"):
-        for key in runs[0]:
-            stack = np.stack([r[key] for r in runs])
-            mean[key] = stack.mean(axis=0)
-            std[key] = stack.std(axis=0) if len(runs) > 1 else np.zeros(stack.shape[1])
+    for key in runs[0]:
+        mean[key], std[key] = mean_and_spread([r[key] for r in runs])
     distance = np.arange(1, len(built.sequences[0]) + 1)
     return DecayProfile(cell=built.name, distance=distance, mean=mean, std=std,
                         summary=summarize(distance, mean["spectral"]),

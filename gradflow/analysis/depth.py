@@ -20,17 +20,11 @@ from ..cells.feedforward import mlp, mlp_params
 from ..cells.skips import transform
 from ..engine.depth import depth_flow, input_sensitivity
 from ..engine.jacobians import gradient_flow
+from .decay import mean_and_spread
 
 __all__ = ["DepthMap", "depth_map", "SensitivityProfile", "sensitivity", "depth_to_table",
            "depth_from_table", "sensitivity_to_table", "sensitivity_from_table",
            "FeedForwardFlow", "feedforward_flow"]
-
-
-def _mean_std(runs):
-    stack = np.stack(runs)
-    with np.errstate(invalid="ignore"):
-        std = stack.std(axis=0) if len(runs) > 1 else np.zeros(stack.shape[1:])
-        return stack.mean(axis=0), std
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ def depth_map(network, *, progress=None):
         done += flow.log10_spectral_norm.size
     mean, std = {}, {}
     for key in runs[0]:
-        mean[key], std[key] = _mean_std([r[key] for r in runs])
+        mean[key], std[key] = mean_and_spread([r[key] for r in runs])
     L, T = mean["spectral"].shape
     return DepthMap(built.name, np.arange(L), np.arange(T), mean, std, network.metadata())
 
@@ -96,7 +90,8 @@ def sensitivity(network, output_step=None, *, progress=None):
     for direction in runs[0]:
         mean[direction], std[direction] = {}, {}
         for q in ("spectral", "frobenius"):
-            mean[direction][q], std[direction][q] = _mean_std([r[direction][q] for r in runs])
+            mean[direction][q], std[direction][q] = mean_and_spread(
+                [r[direction][q] for r in runs])
     return SensitivityProfile(built.name, s.output_step, s.step, mean, std,
                               {**network.metadata(), "output_step": s.output_step})
 

@@ -40,19 +40,16 @@ def jacobians(fmt, output, loss_vector, wrt, output_step, **opts):
         check_results_path(output)
     if wrt == "state" and output_step is not None:
         refuse("--output-step applies to --wrt input")
-    if wrt == "input" or config["layers"] not in (None, 1) or config["bidirectional"] \
-            or config["layer_residual"] or config["weights_file"]:
-        networks = resolve_networks(config, needs="any")
-        if wrt == "input" or any(is_layered(net) for net in networks):
-            if loss_vector is not None:
-                refuse("--loss-vector applies to one layer's ds_T/ds_t (--wrt state, one layer)")
-            if wrt == "input":
-                results = compute_sensitivities(networks, output_step, config["quiet"])
-                table, text = sensitivity_to_table(results), sensitivity_table(results)
-            else:
-                results = compute_depth_maps(networks, config["quiet"])
-                table, text = depth_to_table(results), depth_table(results)
-            emit(table, text, fmt, output)
-            return
-    profiles = compute_profiles(loss_vector=loss_vector, **config)
-    emit(profiles_to_table(profiles), decay_table(profiles), fmt, output)
+    networks = resolve_networks(config, needs="any")
+    if wrt == "state" and not any(is_layered(net) for net in networks):
+        profiles = compute_profiles(networks, loss_vector, config["quiet"])
+        emit(profiles_to_table(profiles), decay_table(profiles), fmt, output)
+        return
+    if loss_vector is not None:
+        refuse("--loss-vector applies to one layer's ds_T/ds_t (--wrt state, one layer)")
+    if wrt == "input":
+        results = compute_sensitivities(networks, output_step, config["quiet"])
+        emit(sensitivity_to_table(results), sensitivity_table(results), fmt, output)
+    else:
+        results = compute_depth_maps(networks, config["quiet"])
+        emit(depth_to_table(results), depth_table(results), fmt, output)

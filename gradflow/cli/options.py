@@ -344,11 +344,9 @@ def state_size(network):
     return getattr(base, "state_blocks", 1) * network.sizes()[0]
 
 
-def compute_profiles(loss_vector=None, **config):
-    """Run `decay_profile` for every requested cell, with a progress bar; a list of profiles.
-
-    `loss_vector` is the path of a .npy file holding dL/ds_T, or None."""
-    networks = resolve_networks(config)
+def compute_profiles(networks, loss_vector, quiet):
+    """Run `decay_profile` for every network (from `resolve_networks`), with a progress bar;
+    a list of profiles. `loss_vector` is the path of a .npy file holding dL/ds_T, or None."""
     loss_grad = None
     if loss_vector is not None:
         loss_grad = load_loss_vector(loss_vector, networks)
@@ -357,7 +355,7 @@ def compute_profiles(loss_vector=None, **config):
                     for net in networks]
     check_memory(networks, "decay")
     return for_each_network(networks, networks[0].samples * networks[0].length,
-                            "backward sweeps", config["quiet"],
+                            "backward sweeps", quiet,
                             lambda net, tick: decay_profile(net, loss_grad=loss_grad,
                                                             progress=tick))
 

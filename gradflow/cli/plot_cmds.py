@@ -13,7 +13,7 @@ from ..sweep.views import profiles_from_sweep
 from .base import check_results_path, fail, plot, refuse, write_results
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import (compute_profiles, flow_options, loss_vector_option, pop_flow_options,
-                      refuse_with_results)
+                      refuse_with_results, resolve_networks)
 from .params import FilePath
 
 
@@ -98,7 +98,7 @@ def decay(results, output, dpi, width, height, quantity, no_band, title, save_re
     elif results:
         profiles = read_results(results, "decay", profiles_from_table)
     else:
-        profiles = compute_profiles(loss_vector=loss_vector, **config)
+        profiles = compute_profiles(resolve_networks(config), loss_vector, config["quiet"])
     if save_results is not None:
         write_results(save_results, profiles_to_table(profiles))
     fig, ax = new_figure(width, height)

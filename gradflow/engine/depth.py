@@ -73,9 +73,8 @@ def depth_flow(net, params, inputs, *, progress=None):
     cells = [layer[0].cell for layer in net.layers]
     ps = [layer_params(params, layer[0].end) for layer in net.layers]
     rows = [range(cells[l].state_size(ps[l]))[primary_block(cells[l], ps[l])] for l in range(L)]
-    top_blocks = _blocks(cells[-1], ps[-1])
-    names = [name for name in top_blocks if name in _blocks(cells[0], ps[0])]
-    names = [name for name in names if all(name in _blocks(c, p) for c, p in zip(cells, ps))]
+    blocks = [_blocks(c, p) for c, p in zip(cells, ps)]  # each layer's named parts
+    names = [name for name in blocks[-1] if all(name in b for b in blocks)]
     spec, frob = np.full((L, T), -np.inf), np.full((L, T), -np.inf)
     block_out = {name: (np.full((L, T), -np.inf), np.full((L, T), -np.inf)) for name in names}
     warm = {}
@@ -87,7 +86,7 @@ def depth_flow(net, params, inputs, *, progress=None):
         M = lam.mantissa[:, rows[l]]
         spec[l, d], frob[l, d], warm[l] = _norms(M, lam.scale, warm.get(l), rng)
         for name in names:
-            B = lam.mantissa[top_blocks[name]][:, _blocks(cells[l], ps[l])[name]]
+            B = lam.mantissa[blocks[-1][name]][:, blocks[l][name]]
             (s_out, f_out) = block_out[name]
             s_out[l, d], f_out[l, d], warm[l, name] = _norms(B, lam.scale, warm.get((l, name)),
                                                              rng)

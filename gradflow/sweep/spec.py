@@ -123,7 +123,7 @@ def parse_spec(doc, path):
             name = f"{table}.{key}"
             if key not in keys:
                 unused = analysis == "clipping" and key in CLIPPING_UNUSED
-                raise error(name, f"does not apply to analysis 'clipping'" if unused else
+                raise error(name, "does not apply to analysis 'clipping'" if unused else
                             f"unknown key; choose from {', '.join(keys)}")
             if table == "grid":
                 if not isinstance(value, list):
