@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from gradflow import cells
 from gradflow.cells.ops import concat
-from gradflow.engine.jacobians import Linearization, gradient_flow, step_jacobian
+from gradflow.engine.jacobians import (CHUNK_BYTES, Linearization, chunk_steps, gradient_flow,
+                                       step_jacobian)
 
 from cell_oracles import explicit_products, oracle_trajectory, random_params, sigmoid
 
@@ -350,17 +351,21 @@ def test_single_tangent_is_a_jacobian_vector_product():
 # ------------------------------------------------------------------ memory
 
 @pytest.mark.slow
-def test_gradient_flow_does_not_keep_all_jacobians():
+@pytest.mark.parametrize("chunk_bytes", [2 ** 21, CHUNK_BYTES])
+def test_gradient_flow_does_not_keep_all_jacobians(chunk_bytes):
     T, n = 2000, 64
     params = random_params("rnn", n, 4, np.random.default_rng(0), scale=1.0)
     inputs = np.random.default_rng(1).standard_normal((T, 4))
     tracemalloc.start()
     try:
-        flow = gradient_flow(cells.rnn, params, inputs)
+        flow = gradient_flow(cells.rnn, params, inputs, chunk_bytes=chunk_bytes)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     all_jacobians = T * n * n * 8  # 65.5 MB
-    # O(T n + n^2): the states (1 MB) and a few n x n matrices; allow 10x that, far below T n^2
-    assert peak < all_jacobians / 10, peak
+    # O(T n + K n^2): the states and their copies (3 T n numbers, 3 MB) and one chunk of K
+    # steps, which chunk_bytes bounds (8 n x n arrays per step), far below T n^2.
+    K = chunk_steps(n, chunk_bytes)
+    assert peak < 3 * T * n * 8 + 8 * K * n * n * 8, (peak, K)
+    assert peak < all_jacobians / (4 if K == 64 else 10), peak
     assert np.all(np.isfinite(flow.log10_spectral_norm))

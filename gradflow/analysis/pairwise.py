@@ -18,9 +18,9 @@ from typing import Mapping
 
 import numpy as np
 
-from ..engine.jacobians import primary_block, tangent_map, trajectory
+from ..engine.jacobians import chunk_steps, primary_block, step_jacobians, trajectory
 from ..engine.linearization import Linearization
-from ..engine.spectral_norm import frobenius, top_singular_value
+from ..engine.spectral_norm import frobenius, top_singular_values
 
 __all__ = ["PairwiseNorms", "pairwise_norms", "pairwise_to_table", "pairwise_from_table"]
 
@@ -65,21 +65,23 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
     if (m - 1) * n * n * 8 > MAX_BLOCK_BYTES:
         raise ValueError(f"{m - 1} blocks of {n} x {n} need more than 1 GiB: raise the stride")
     linear = Linearization(cell, params)
-    finite = states.finite
-    eye = np.eye(n)
+    K = chunk_steps(n)
+    jacobians = (J for Js in step_jacobians(linear, states, inputs, K) for J in Js)
     # blocks[i] = ds_{t_{i+1}}/ds_{t_i} / 10**scales[i], unit Frobenius norm.
     blocks, scales = [], []
     for i in range(m - 1):
-        B, scale = eye, 0.0
+        B, scale = np.eye(n), 0.0
         for t in range(times[i], times[i + 1]):
-            J = tangent_map(linear, states, inputs, t, eye, finite).T  # ds_{t+1}/ds_t
+            J = next(jacobians)  # ds_{t+1}/ds_t
+            if scale == -np.inf:
+                continue  # an exactly zero block stays zero
             B = J @ B
             frob = frobenius(B)
             if not np.isfinite(frob):
                 raise FloatingPointError(f"the Jacobian ds_{t + 1}/ds_{t} is not finite")
             if frob == 0:
                 scale = -np.inf
-                break
+                continue
             B, scale = B / frob, scale + np.log10(frob)
         blocks.append(B)
         scales.append(scale)
@@ -87,7 +89,8 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
     own = primary_block(cell, params)  # ds_s/ds_t: s_t perturbed alone (see gradient_flow)
     rng = np.random.default_rng(0)  # fresh Krylov columns of the spectral norms: reproducible
     for i in range(1, m):
-        P, scale, u = eye, 0.0, None
+        P, scale, u = np.eye(n), 0.0, None
+        products, at, logs = [], [], []  # the products' blocks, their j, their scales
         for j in range(i - 1, -1, -1):
             scale += scales[j]
             if not np.isfinite(scale):
@@ -99,13 +102,28 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
                 out[i, :j + 1] = -np.inf
                 break
             P, scale = P / frob, scale + np.log10(frob)
-            sigma, u = top_singular_value(P[own, own], u, rng=rng)
-            out[i, j] = np.log10(sigma) + scale if sigma > 0 else -np.inf
+            products.append(P[own, own])
+            at.append(j)
+            logs.append(scale)
+            if len(products) == K:
+                u = _norms_into(out[i], products, at, logs, u, rng)
+                products, at, logs = [], [], []
+        _norms_into(out[i], products, at, logs, u, rng)
         if progress is not None:
             progress(i)
     name = getattr(cell, "name", getattr(cell, "__name__", "cell"))
     return PairwiseNorms(cell=name, times=times, log10_norm=out,
                          metadata={"stride": stride, "steps": T, **(metadata or {})})
+
+
+def _norms_into(row, products, at, logs, u, rng):
+    """row[at] = log10 ||products||_2 + logs, the norms of the list in one call; returns the
+    warm start for the next."""
+    if products:
+        sigma, u = top_singular_values(np.array(products), u, rng=rng)
+        with np.errstate(divide="ignore"):
+            row[at] = np.log10(sigma) + logs
+    return u
 
 
 def pairwise_to_table(result):

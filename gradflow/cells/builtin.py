@@ -15,7 +15,7 @@ cell into one with a skip connection in time.
 
 import autograd.numpy as np
 
-from .ops import concat, sigmoid
+from .ops import concat, dot, sigmoid
 
 __all__ = ["rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch", "CELLS", "get_cell",
            "hidden_size", "lstm_gates", "gru_gates"]
@@ -52,7 +52,7 @@ def _input_part(params, x):
 def _make_rnn(activation, phi):
     @_builtin("rnn", 1, 1, activation)
     def cell(params, state, x):
-        a = _input_part(params, x) + np.dot(state, params["weight_hh"].T) + params["bias_hh"]
+        a = _input_part(params, x) + dot(state, params["weight_hh"].T) + params["bias_hh"]
         return phi(a)
 
     cell.__name__ = cell.__qualname__ = "rnn" if activation == "tanh" else f"rnn_{activation}"
@@ -70,7 +70,7 @@ RNN_ACTIVATIONS = {"tanh": rnn, "relu": rnn_relu, "linear": rnn_linear}
 def _lstm_gates(params, state, x):
     H = hidden_size(params)
     h, c = state[..., :H], state[..., H:]
-    a = _input_part(params, x) + np.dot(h, params["weight_hh"].T) + params["bias_hh"]
+    a = _input_part(params, x) + dot(h, params["weight_hh"].T) + params["bias_hh"]
     i, f = sigmoid(a[..., :H]), sigmoid(a[..., H:2 * H])
     g, o = np.tanh(a[..., 2 * H:3 * H]), sigmoid(a[..., 3 * H:])
     return i, f, g, o, c
@@ -91,7 +91,7 @@ def lstm(params, state, x):
 def _gru_rz(params, h, x):
     H = hidden_size(params)
     gi = _input_part(params, x)
-    gh = np.dot(h, params["weight_hh"][:2 * H].T) + params["bias_hh"][:2 * H]
+    gh = dot(h, params["weight_hh"][:2 * H].T) + params["bias_hh"][:2 * H]
     r = sigmoid(gi[..., :H] + gh[..., :H])
     z = sigmoid(gi[..., H:2 * H] + gh[..., H:])
     return r, z, gi[..., 2 * H:]
@@ -106,7 +106,7 @@ def gru(params, state, x):
     """
     H = hidden_size(params)
     r, z, gi_n = _gru_rz(params, state, x)
-    n = np.tanh(gi_n + np.dot(r * state, params["weight_hh"][2 * H:].T) + params["bias_hh"][2 * H:])
+    n = np.tanh(gi_n + dot(r * state, params["weight_hh"][2 * H:].T) + params["bias_hh"][2 * H:])
     return state + z * (n - state)  # = (1 - z) h + z h~, with fewer passes over the tangents
 
 
@@ -118,7 +118,7 @@ def gru_torch(params, state, x):
     """
     H = hidden_size(params)
     r, z, gi_n = _gru_rz(params, state, x)
-    n = np.tanh(gi_n + r * (np.dot(state, params["weight_hh"][2 * H:].T) + params["bias_hh"][2 * H:]))
+    n = np.tanh(gi_n + r * (dot(state, params["weight_hh"][2 * H:].T) + params["bias_hh"][2 * H:]))
     return n + z * (state - n)  # = (1 - z) n + z h
 
 

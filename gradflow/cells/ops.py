@@ -10,8 +10,10 @@ tangent instead. Its VJP is the matching slice, so the same cells also train in 
 import autograd.numpy as np
 import numpy as onp
 from autograd.extend import defjvp, defjvp_argnums, defvjp, defvjp_argnum, primitive
+from autograd.numpy import numpy_jvps
+from autograd.numpy.numpy_vjps import dot_vjp_0, dot_vjp_1
 
-__all__ = ["concat", "sigmoid"]
+__all__ = ["concat", "sigmoid", "dot"]
 
 
 def concat(*arrays):
@@ -84,3 +86,61 @@ def sigmoid(a):
 
 defjvp(sigmoid, lambda g, ans, a: g * (ans * (1.0 - ans)))
 defvjp(sigmoid, lambda ans, a: lambda g: g * (ans * (1.0 - ans)))
+
+
+@primitive
+def dot(a, b):
+    """numpy's `dot(a, b)`, the same numbers, with a forward mode made for step Jacobians.
+
+    `gradflow.engine.linearization` pushes the identity through a cell evaluated at K states
+    at once: the tangent of the state is e_i at every step, an (n, K, n) array that is constant
+    along the step axis (a broadcast view with stride 0 there). Its product with the recurrent
+    weights is the same at every step: it is computed once and broadcast, not K times (and
+    not at all as a matrix product per step). Other tangents with more axes than `a` go
+    through `matmul`, which numpy runs as one BLAS call, where `dot` on a 3-D array is slow.
+    The reverse mode is autograd's own, so training is unchanged to the last bit.
+    """
+    return onp.dot(a, b)
+
+
+def _dot_jvp_0(g, ans, a, b):
+    extra = np.ndim(g) - np.ndim(a)  # leading tangent axes
+    if extra and np.ndim(a) >= 2 and np.ndim(b) == 2:
+        steps = np.ndim(g) - 2  # the step axis: the one before the last
+        strides = getattr(g, "strides", None)  # None for a box (nested differentiation)
+        if extra == 1 and np.shape(g)[steps] > 1 and strides and strides[steps] == 0:
+            once = np.dot(g[:, 0], b)[:, None]  # the same product at every step
+            return np.broadcast_to(once, np.shape(g)[:-1] + np.shape(b)[-1:])
+        return np.matmul(g, b)
+    return np.dot(g, b)
+
+
+defjvp(dot, _dot_jvp_0, lambda g, ans, a, b: np.dot(a, g))
+defvjp(dot, dot_vjp_0, dot_vjp_1)
+
+
+def _broadcast(x, target):
+    """autograd's `numpy_jvps.broadcast`, which stretches the tangent of an operand to the
+    shape of a result (the JVP of add, subtract, multiply, where, ...), with the tangent's
+    leading batch axes told apart from the operand's own.
+
+    autograd stretches every axis of length 1 by position from the left, which is right only
+    when the tangent has the operand's shape. With gradflow's batched tangents (k, ...) it
+    stretches a batch axis of length 1, or reads past the result's shape (an operand (1,)
+    beside a result (n,), as `s[..., :1] + s[..., 1:]` makes, raised IndexError). Here the
+    axes are aligned from the right, as numpy's broadcasting does; where the tangent has no
+    extra axes (all of autograd's own uses) the result is the same as autograd's.
+    """
+    target_shape, target_ndim, _, target_iscomplex = np.metadata(target)
+    while np.ndim(x) < target_ndim:
+        x = np.expand_dims(x, 0)
+    lead = np.ndim(x) - target_ndim
+    for axis, size in enumerate(np.shape(x)[lead:]):
+        if size == 1:
+            x = np.repeat(x, target_shape[axis], axis=lead + axis)
+    if target_iscomplex and not np.iscomplexobj(x):
+        x = x + 0j
+    return x
+
+
+numpy_jvps.broadcast = _broadcast  # read at call time by autograd's JVP rules

@@ -38,7 +38,7 @@ References:
 import autograd.numpy as anp
 import numpy as np
 
-from .ops import concat, sigmoid
+from .ops import concat, dot, sigmoid
 
 __all__ = ["residual", "skip", "dense", "highway", "transform", "SKIPS", "parse_skip"]
 
@@ -101,8 +101,8 @@ def skip(cell, k, scale=1.0):
 
     def step(params, state, x):
         n = np.shape(params["skip_weight"])[0]
-        new = cell(params, state[..., :n], x) + anp.dot(state[..., (k - 1) * n:k * n],
-                                                        params["skip_weight"].T)
+        new = cell(params, state[..., :n], x) + dot(state[..., (k - 1) * n:k * n],
+                                                    params["skip_weight"].T)
         return new if k == 1 else concat(new, state[..., :(k - 1) * n])
 
     def init_extra(params, hidden, input_size, rng):
@@ -124,7 +124,7 @@ def dense(cell, k, scale=1.0):
 
     def step(params, state, x):
         n = np.shape(params["dense_weight"])[0]
-        new = cell(params, state[..., :n], x) + anp.dot(state, params["dense_weight"].T)
+        new = cell(params, state[..., :n], x) + dot(state, params["dense_weight"].T)
         return new if k == 1 else concat(new, state[..., :(k - 1) * n])
 
     def init_extra(params, hidden, input_size, rng):
@@ -145,7 +145,7 @@ def highway(cell, bias=-1.0):
     opens the carry (g -> 0 gives s_t = s_{t-1}, g -> 1 the base cell).
     """
     def step(params, state, x):
-        pre = anp.dot(state, params["highway_weight_hh"].T)
+        pre = dot(state, params["highway_weight_hh"].T)
         if x is not None:  # a cell without input (a feed-forward layer) has no U_g
             pre = pre + anp.dot(x, params["highway_weight_ih"].T)
         gate = sigmoid(pre + params["highway_bias"])  # this order: the figures' last bits

@@ -13,18 +13,26 @@ References:
 """
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Mapping, NamedTuple, Optional
 
 import numpy as np
+from scipy.linalg import lapack
 
 from ..cells.feedforward import PerStep, params_at
 from .linearization import Linearization, NotDifferentiableError, step_jacobian
-from .spectral_norm import frobenius, singular_values, top_singular_value
+from .spectral_norm import (frobenius, singular_values, top_singular_value,
+                            top_singular_values)
 from .unroll import default_state, run
 
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_singular_value",
            "Scaled", "BlockNorms", "GradientFlow", "gradient_flow", "lyapunov_spectrum",
-           "default_blocks", "trajectory", "tangent_map", "check_inputs"]
+           "default_blocks", "trajectory", "tangent_map", "check_inputs", "step_jacobians",
+           "chunk_steps", "CHUNK_BYTES"]
+
+CHUNK_BYTES = 256 * 2 ** 20  # default memory for one chunk of step Jacobians
+_CHUNK_COPIES = 8           # n x n arrays per step of a chunk: Jacobians, tangents, products
+_MAX_CHUNK = 64             # longer chunks gain nothing and lose the cache
 
 
 class Scaled(NamedTuple):
@@ -97,7 +105,7 @@ def primary_block(cell, params):
 
 def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_grad=None,
                   blocks=None, spectrum_at=(), products_at=(), keep_loss_gradients=False,
-                  progress: Optional[Callable[[int], None]] = None):
+                  chunk_bytes=CHUNK_BYTES, progress: Optional[Callable[[int], None]] = None):
     """Norms of the Jacobian products ds_T/ds_t for every t, from one forward and one backward sweep.
 
     For a cell that carries past states along (a skip connection of length k, see
@@ -124,6 +132,8 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
         whole state; for a skip connection the augmented product, whose top-left n x n block
         is ds_T/ds_{T-d}).
       keep_loss_gradients: keep every vector dL/ds_t, not only its norm (T n numbers).
+      chunk_bytes: memory for the step Jacobians evaluated at once (`chunk_steps`); the
+        numbers do not depend on it beyond rounding.
       progress: called with the number of backward steps done, for a progress bar.
 
     Returns:
@@ -145,68 +155,63 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
 
     linear = Linearization(cell, params)
     rng = np.random.default_rng(0)  # the spectral norms' fresh Krylov columns: reproducible
-    eye = np.eye(n)
-    P = eye              # ds_T/ds_{T-d} divided by 10**scale, Frobenius norm 1 once d >= 1
+    P = None             # ds_T/ds_{T-d} divided by 10**scale, Frobenius norm 1
     scale = 0.0          # log10 of the factor divided out of P
-    u = {None: None, **{name: None for name in blocks}}  # warm starts, one per norm
-    out = {key: np.full(T, -np.inf) for key in ("spec", "frob", "loss")}
-    block_out = {name: (np.full(T, -np.inf), np.full(T, -np.inf)) for name in blocks}
+    norms = _Norms(T, primary, blocks, g, keep_loss_gradients, rng)
     spectra, products = {}, {}
-    gradients = np.zeros((T, len(g))) if keep_loss_gradients else None
     # For the full spectrum, P_d^T is also kept as Q R: J^T Q = Q' R', R <- R' R. The graded
     # triangular R keeps the small singular values that rounding erases from P itself.
+    eye = np.eye(n)
     chain = (eye, eye, 0.0) if spectrum_at else None
-    finite = states.finite
-    for d in range(1, T + 1):
-        t = T - d  # J_{t+1} = ds_{t+1}/ds_t, evaluated at s_t and x_{t+1}
-        J = tangent_map(linear, states, inputs, t, eye, finite).T
-        P = J if d == 1 else P @ J
-        frob = frobenius(P)
-        if not np.isfinite(frob):
-            raise FloatingPointError(_not_finite(states, inputs, t))
-        if frob == 0:
-            zero = {k: Scaled(np.zeros((n, n)), -np.inf) for k in products_at if k >= d}
-            products.update(zero)
+    K = chunk_steps(n, chunk_bytes)
+    buffer, scales = np.empty((K, n, n)), np.empty(K)  # one chunk of products, reused
+    d = 0
+    zero = False
+    for Js in step_jacobians(linear, states, inputs, K, reverse=True):
+        first, done = d + 1, 0  # the chunk's first distance; its non-zero products
+        for J in Js:
+            d += 1
+            out = buffer[done]
+            if P is None:
+                out[...] = J
+            else:
+                np.matmul(P, J, out=out)
+            frob = frobenius(out)
+            if not np.isfinite(frob):
+                raise FloatingPointError(_not_finite(states, inputs, T - d))
+            if frob == 0:
+                zero = True
+                break
+            out /= frob
+            scale += np.log10(frob)
+            P, scales[done] = out, scale
+            done += 1
+            if d in products_at:
+                products[d] = Scaled(out.copy(), float(scale))
+            if chain is not None and d <= max(spectrum_at):
+                chain = _qr_chain_step(chain, J)
+                if d in spectrum_at:
+                    spectra[d] = _log10_svals(chain[1]) + chain[2]
+        norms.record(buffer[:done], scales[:done], first)
+        if zero:
+            # an exactly zero product stays zero: -inf at this and every longer distance
+            products.update({k: Scaled(np.zeros((n, n)), -np.inf) for k in products_at if k >= d})
             spectra.update({k: np.full(n, -np.inf) for k in spectrum_at if k >= d})
-            break  # an exactly zero product stays zero: -inf at this and every longer distance
-        P = P / frob
-        scale += np.log10(frob)
-        M = P if whole else P[primary, primary]  # ds_T/ds_{T-d}: s_{T-d} perturbed alone
-        m_frob = 1.0 if whole else frobenius(M)
-        if m_frob > 0:
-            sigma, u[None] = top_singular_value(M, u[None], rng=rng)
-            out["spec"][d - 1] = np.log10(sigma) + scale
-            out["frob"][d - 1] = np.log10(m_frob) + scale
-        pulled = g @ M
-        pulled_norm = np.linalg.norm(pulled)
-        out["loss"][d - 1] = np.log10(pulled_norm) + scale if pulled_norm > 0 else -np.inf
-        if gradients is not None and pulled_norm > 0:
-            gradients[d - 1] = pulled / pulled_norm
-        for name, sl in blocks.items():
-            B = P[sl, sl]
-            b_frob = frobenius(B)
-            if b_frob > 0:
-                b_sigma, u[name] = top_singular_value(B, u[name], rng=rng)
-                block_out[name][0][d - 1] = np.log10(b_sigma) + scale
-                block_out[name][1][d - 1] = np.log10(b_frob) + scale
-        if d in products_at:
-            products[d] = Scaled(P.copy(), float(scale))
-        if chain is not None and d <= max(spectrum_at):
-            chain = _qr_chain_step(chain, J)
-            if d in spectrum_at:
-                spectra[d] = _log10_svals(chain[1]) + chain[2]
+            break
+        P = P.copy()  # the buffer is overwritten by the next chunk
         if progress is not None:
             progress(d)
     return GradientFlow(
         distance=np.arange(1, T + 1),
-        log10_spectral_norm=out["spec"],
-        log10_frobenius_norm=out["frob"],
-        log10_loss_gradient_norm=out["loss"],
-        blocks={name: BlockNorms(*arrays) for name, arrays in block_out.items()},
+        log10_spectral_norm=norms.spec,
+        log10_frobenius_norm=norms.frob,
+        log10_loss_gradient_norm=norms.loss,
+        blocks={name: BlockNorms(*arrays) for name, arrays in norms.blocks.items()},
         singular_values=spectra,
         states=states.own,
         products=products,
-        loss_gradients=None if gradients is None else Scaled(gradients, out["loss"].copy()),
+        loss_gradients=None if norms.gradients is None else Scaled(norms.gradients,
+                                                                    norms.loss.copy()),
     )
 
 
@@ -301,6 +306,77 @@ def _distances(distances, T, what):
     return out
 
 
+def chunk_steps(n, chunk_bytes=CHUNK_BYTES):
+    """How many step Jacobians of an n-state are evaluated at once: as many as `chunk_bytes`
+    holds (about 8 n x n arrays per step: the Jacobians, the gates' tangents, the products),
+    between 1 (one step at a time, the route of `tangent_map`) and 64."""
+    return int(np.clip(chunk_bytes // (8 * _CHUNK_COPIES * n * n), 1, _MAX_CHUNK))
+
+
+def step_jacobians(linear, states, inputs, K, *, reverse=False):
+    """The step Jacobians J_1, ..., J_T (J_t = ds_t/ds_{t-1}, n_out x n), in chunks of up to K
+    steps, each an array (k, n_out, n): in time order, or with `reverse` from J_T down to J_1.
+
+    A chunk of finite states is evaluated in one call (`Linearization.steps`); otherwise (a
+    state that overflowed, a cell that does not broadcast over steps, parameters per step, or
+    K = 1) one step at a time through `tangent_map`, which says where the forward pass stopped
+    being finite.
+    """
+    T, finite = len(inputs), states.finite
+    starts = range(0, T, K)
+    for lo in reversed(starts) if reverse else starts:
+        hi = min(T, lo + K)
+        Js = None
+        if hi - lo > 1 and finite[lo:hi].all():
+            Js = linear.steps(states.window(lo, hi), inputs[lo:hi], lo)
+        if Js is None:
+            eye = np.eye(len(states[lo]))
+            Js = np.stack([tangent_map(linear, states, inputs, t, eye, finite).T
+                           for t in range(lo, hi)])
+        yield Js[::-1] if reverse else Js
+
+
+class _Norms:
+    """The norms `gradient_flow` reports, filled in one chunk of products at a time."""
+
+    def __init__(self, T, primary, blocks, g, keep_gradients, rng):
+        self.primary, self.block_slices, self.g, self.rng = primary, blocks, g, rng
+        self.whole = primary == slice(None)
+        self.spec, self.frob, self.loss = (np.full(T, -np.inf) for _ in range(3))
+        self.blocks = {name: (np.full(T, -np.inf), np.full(T, -np.inf)) for name in blocks}
+        self.gradients = np.zeros((T, len(g))) if keep_gradients else None
+        self.warm = {None: None, **{name: None for name in blocks}}  # Krylov warm starts
+
+    def record(self, Ps, scales, first):
+        """Norms of the products Ps (k, n, n) at distances first, ..., first + k - 1, each
+        Ps[j] of Frobenius norm 1 times 10**scales[j]."""
+        if not len(Ps):
+            return
+        at = slice(first - 1, first - 1 + len(Ps))
+        M = Ps if self.whole else Ps[:, self.primary, self.primary]
+        m_frob = None if self.whole else np.sqrt(np.einsum("kij,kij->k", M, M))
+        self._spectral(M, None, m_frob, scales, self.spec[at], self.frob[at])
+        pulled = self.g @ M
+        pulled_norm = np.sqrt(np.einsum("ki,ki->k", pulled, pulled))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.loss[at] = np.log10(pulled_norm) + scales
+            if self.gradients is not None:
+                self.gradients[at] = np.where(pulled_norm[:, None] > 0,
+                                              pulled / pulled_norm[:, None], 0.0)
+        for name, sl in self.block_slices.items():
+            B = Ps[:, sl, sl]
+            b_frob = np.sqrt(np.einsum("kij,kij->k", B, B))
+            spec, frob = self.blocks[name]
+            self._spectral(B, name, b_frob, scales, spec[at], frob[at])
+
+    def _spectral(self, M, name, frob, scales, spec_out, frob_out):
+        """log10 ||M_j||_2 + scale_j and log10 ||M_j||_F + scale_j where M_j is not zero."""
+        live = slice(None) if frob is None else frob > 0
+        sigma, self.warm[name] = top_singular_values(M[live], self.warm[name], rng=self.rng)
+        spec_out[live] = np.log10(sigma) + scales[live]
+        frob_out[live] = scales[live] if frob is None else np.log10(frob[live]) + scales[live]
+
+
 def _qr_chain_step(chain, J):
     Q, R, log_scale = chain
     Q, R_step = np.linalg.qr(J.T @ Q)
@@ -317,7 +393,7 @@ def _log10_svals(P):
 
 
 def lyapunov_spectrum(cell, params, inputs=None, state0=None, k=None, *, steps=None, discard=0,
-                      seed=0, progress=None):
+                      seed=0, chunk_bytes=CHUNK_BYTES, progress=None):
     """Lyapunov exponents of the trajectory, natural log per step, in descending order.
 
     Benettin's QR method: an orthonormal frame Q (n, k) is pushed forward through each step
@@ -333,6 +409,7 @@ def lyapunov_spectrum(cell, params, inputs=None, state0=None, k=None, *, steps=N
       seed: the frame for k < n is the Q factor (signs fixed so diag R > 0) of an n x k matrix
         of i.i.d. standard normals drawn by numpy.random.default_rng(seed); for k = n it is the
         identity.
+      chunk_bytes: memory for the step Jacobians evaluated at once (see `gradient_flow`).
 
     Returns:
       (k,) array, descending.
@@ -349,15 +426,37 @@ def lyapunov_spectrum(cell, params, inputs=None, state0=None, k=None, *, steps=N
     linear = Linearization(cell, params)
     finite = states.finite
     total = np.zeros(k)
+    if 4 * k >= n:  # whole step Jacobians, K steps per call
+        K = chunk_steps(n, chunk_bytes)
+        maps = (J.__matmul__ for Js in step_jacobians(linear, states, inputs, K) for J in Js)
+    else:  # the k tangents of the frame pushed through each step: k forward passes, not n
+        maps = (partial(_push, linear, states, inputs, t, finite) for t in range(T))
     with np.errstate(divide="ignore"):
-        for t in range(T):
-            Z = tangent_map(linear, states, inputs, t, Q.T, finite).T
-            Q, R = np.linalg.qr(Z)
+        for t, push in enumerate(maps):
+            Q, diag = _qr(push(Q))
             if t >= discard:
-                total += np.log(np.abs(np.diag(R)))
+                total += np.log(np.abs(diag))
             if progress is not None:
                 progress(t + 1)
     return np.sort(total / (T - discard))[::-1]
+
+
+def _qr(Z):
+    """Z = Q R (Z n x k, k <= n): (Q, the diagonal of R), straight from LAPACK (geqrf, orgqr),
+    without the fixed cost of numpy's wrapper, which dominates for small n."""
+    qr, tau, _, info = lapack.dgeqrf(Z)
+    if info:
+        raise np.linalg.LinAlgError(f"QR failed (LAPACK info {info})")
+    diag = qr.diagonal().copy()
+    Q, _, info = lapack.dorgqr(qr, tau, overwrite_a=True)
+    if info:
+        raise np.linalg.LinAlgError(f"QR failed (LAPACK info {info})")
+    return Q, diag
+
+
+def _push(linear, states, inputs, t, finite, Q):
+    """J_{t+1} Q, from the columns of Q pushed through the step as tangents."""
+    return tangent_map(linear, states, inputs, t, Q.T, finite).T
 
 
 def _frame(n, k, seed):

@@ -12,7 +12,7 @@ import numpy as np
 from autograd.core import JVPNode
 from autograd.tracer import trace
 
-from ..cells.feedforward import params_at
+from ..cells.feedforward import PerStep, params_at
 
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian"]
 
@@ -37,6 +37,7 @@ class Linearization:
     def __init__(self, cell, params):
         self.cell, self.params = cell, params
         self.batched = None  # unknown until the first call
+        self.time_batched = None  # likewise for `steps`
 
     def __call__(self, state, x, tangents, t=0):
         """Rows J t_i for the rows t_i of `tangents` (k, n); J = d cell / d state at (state, x),
@@ -50,6 +51,45 @@ class Linearization:
                 if out is not None:
                     return out
             return np.stack([np.asarray(jvp(t), dtype=float) for t in tangents])[:k]
+
+    def steps(self, states, inputs, t0):
+        """The step Jacobians J_{t0+1}, ..., J_{t0+K} at once: (K, n_out, n) or None.
+
+        `states` (K, n) are s_{t0}, ..., s_{t0+K-1} and `inputs` the K inputs that follow them
+        (a list of Nones for a cell without input). The cell runs once on the stacked states,
+        with an (n, K, n) identity tangent that is constant along the step axis (a broadcast
+        view: see `gradflow.cells.ops.dot`). None when that route is closed: parameters that
+        change with the step, or a cell that does not broadcast over a leading axis (written
+        with `dot(W, h)`, indexing `h[0]`, ...), which the first call finds by checking two of
+        the K Jacobians against the one-step route (then every later call returns None).
+        """
+        if self.time_batched is False or isinstance(self.params, PerStep) or len(states) < 2:
+            return None
+        K, n = states.shape
+        x = None if inputs[0] is None else np.asarray(inputs)
+        tangent = np.broadcast_to(np.eye(n)[:, None, :], (n, K, n))
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = self._jvp(states, x, self.params)(tangent)
+            out = np.asarray(out, dtype=float)
+        except (ValueError, IndexError, TypeError) as err:
+            if isinstance(err, NotDifferentiableError):
+                raise
+            out = None
+        if out is None or out.ndim != 3 or out.shape[:2] != (n, K):
+            self.time_batched = False
+            return None
+        J = out.transpose(1, 2, 0)  # J[j] = ds_{t0+j+1}/ds_{t0+j}
+        if self.time_batched is None:
+            for j in (0, K - 1):
+                single = self(states[j], inputs[j], np.eye(n), t0 + j).T
+                scale = 1.0 + np.abs(single).max()
+                if single.shape != J[j].shape or not np.allclose(J[j], single, rtol=1e-12,
+                                                                 atol=1e-14 * scale):
+                    self.time_batched = False
+                    return None
+            self.time_batched = True
+        return J
 
     def _jvp(self, state, x, params):
         def fun(s):

@@ -57,7 +57,7 @@ import scipy.linalg
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["top_singular_value", "singular_values", "svd", "frobenius"]
+__all__ = ["top_singular_value", "top_singular_values", "singular_values", "svd", "frobenius"]
 
 DIRECT_SIZE = 64       # up to this size a full SVD is cheaper than a Krylov iteration
 DECOUPLE_RTOL = 1e-13  # entries this small, relative to ||P||_F / sqrt(m n), do not couple
@@ -139,6 +139,34 @@ def top_singular_value(P, U=None, *, rng=None, block=3, depth=4, rtol=1e-8, maxi
     # is longer than the answer (which therefore is not sigma_1): a full SVD decides.
     Uf, Sf, _ = svd(P)
     return float(Sf[0]), Uf[:, :U.shape[1]]
+
+
+def top_singular_values(stack, U=None, *, rng=None):
+    """`top_singular_value` of each matrix of `stack` (K, m, n), in order: (sigmas (K,), U).
+
+    Small matrices (min(m, n) <= DIRECT_SIZE, entries of moderate size) go to LAPACK in one
+    batched call, which removes the fixed cost of K calls; larger ones are taken one after the
+    other, each warm-started from the block of the one before (U, returned for the next call).
+    """
+    K, m, n = stack.shape
+    if K == 0 or stack.size == 0:
+        return np.zeros(K), U
+    if min(m, n) > DIRECT_SIZE:
+        sigmas = np.empty(K)
+        for j in range(K):
+            sigmas[j], U = top_singular_value(stack[j], U, rng=rng)
+        return sigmas, U
+    with np.errstate(over="ignore", under="ignore"):
+        frobs = np.sqrt(np.einsum("kij,kij->k", stack, stack))
+    plain = (frobs > 1e-100) & (frobs < 1e100)
+    sigmas = np.zeros(K)
+    if plain.all():
+        return singular_values(stack)[:, 0], U
+    if plain.any():
+        sigmas[plain] = singular_values(stack[plain])[:, 0]
+    for j in np.flatnonzero(~plain):  # zero, or squares that under- or overflow: rescaled
+        sigmas[j] = top_singular_value(stack[j], U, rng=rng)[0]
+    return sigmas, U
 
 
 def _decoupled_top(P, frob, rng):

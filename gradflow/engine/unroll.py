@@ -55,6 +55,13 @@ class Trajectory:
         t = range(len(self))[t]
         return self._own[t:t + self.lag][::-1].reshape(-1)
 
+    def window(self, lo, hi):
+        """The states s_lo, ..., s_{hi-1} as one (hi - lo, state size) array."""
+        if self.lag == 1:
+            return self._own[lo:hi]
+        rows = np.arange(lo, hi)[:, None] + (self.lag - 1 - np.arange(self.lag))
+        return self._own[rows].reshape(hi - lo, -1)
+
     @property
     def own(self):
         return self._own[self.lag - 1:]
