@@ -25,17 +25,36 @@ hidden = 4
 input_size = 3
 steps = 10
 """
+# One run of the skip-connection comparison per point: the cells' weights and the connections'
+# own (highway) from the seed, the batches and the held-out batch too.
+SKIP_TRAINING_SPEC = """
+analysis = "skip_training"
+output = "{output}"
+[grid]
+cell = ["rnn", "gru"]
+skip = ["none", "skip:2", "highway"]
+delay = [2, 4]
+seed = [0, 1]
+[fixed]
+hidden = 3
+[analysis_options]
+batch = 2
+updates = 3
+eval_batch = 8
+"""
 
 
 def summary(tmp_path, analysis, output, make_executor):
     path = tmp_path / f"{output}.toml"
-    path.write_text(SPEC.format(analysis=analysis, output=output))
+    text = SKIP_TRAINING_SPEC if analysis == "skip_training" else SPEC
+    path.write_text(text.format(analysis=analysis, output=output))
     tally = run_sweep(read_spec(str(path)), make_executor)
-    assert (tally.points, tally.done, tally.failed) == (18, 18, 0)
+    points = 24 if analysis == "skip_training" else 18
+    assert (tally.points, tally.done, tally.failed) == (points, points, 0)
     return (tmp_path / output / "summary.csv").read_bytes()
 
 
-@pytest.mark.parametrize("analysis", ["decay", "lyapunov"])
+@pytest.mark.parametrize("analysis", ["decay", "lyapunov", "skip_training"])
 def test_local_cluster_and_local_pool_give_identical_summaries(tmp_path, analysis):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, \

@@ -1,10 +1,12 @@
 """`gradflow sweep`: the spec (its grid, defaults, every kind of bad spec) and --dry-run."""
 
+import inspect
 import os
 
 import pytest
 
 from gradflow.sweep.spec import NETWORK_KEYS, SpecError, read_spec
+from gradflow.training.skip_training import skip_training
 
 from cli_run import run, run_subprocess
 
@@ -78,7 +80,6 @@ def test_bad_spec_is_one_line_naming_key_and_value_exit_2_nothing_created(tmp_pa
 
 @pytest.mark.parametrize("head, key, words", [
     ('analysis = "flossing"\noutput = "o"', "analysis", "'flossing' is not one of"),
-    ('analysis = "skip_training"\noutput = "o"', "analysis", "not supported"),
     ('analysis = "decay"\noutput = 3', "output", "not a folder"),
     ('output = "o"', "analysis", "missing"),
     ('analysis = "lyapunov"\noutput = "o"\n[analysis_options]\nexponents = 9',
@@ -107,6 +108,87 @@ def test_bad_analysis_settings(tmp_path, head, key, words):
     assert str(info.value).startswith(f"{path}: {key}: ") and words in str(info.value)
     code, _, err = run(["sweep", path])
     assert code == 2 and err == f"Error: {info.value}\n"
+
+
+def test_skip_training_points_take_the_comparisons_keys_and_defaults(tmp_path):
+    path = write(tmp_path, 'analysis = "skip_training"\noutput = "out"\n[grid]\n'
+                           'skip = ["none", "skip:4"]\ndelay = [5, 10]\n[fixed]\ntask = "copy"\n'
+                           '[analysis_options]\nclip_threshold = "none"\nupdates = 50\n')
+    spec = read_spec(path)
+    assert spec.grid == ("skip", "delay")
+    assert [(p["skip"], p["delay"]) for p in spec.points] == [
+        ("none", 5), ("none", 10), ("skip:4", 5), ("skip:4", 10)]
+    # the defaults of every other setting and option are `skip_training`'s own
+    defaults = {k: p.default for k, p in inspect.signature(skip_training).parameters.items()}
+    assert spec.points[0] == {
+        "cell": defaults["cell"], "hidden": defaults["hidden"], "init": defaults["init"],
+        "scale": defaults["scale"], "forget_bias": defaults["forget_bias"], "seed": 0,
+        "skip": "none", "skip_scale": defaults["skip_scale"],
+        "highway_bias": defaults["highway_bias"], "task": "copy", "delay": 5}
+    assert spec.options == {
+        "batch": defaults["batch"], "updates": 50, "lr": defaults["lr"],
+        "optimizer": defaults["optimizer"], "clip_threshold": None,
+        "eval_batch": defaults["eval_batch"], "max_loss": defaults["max_loss"]}
+    assert read_spec(write(tmp_path, 'analysis = "skip_training"\noutput = "out"\n[grid]\n'
+                                     'delay = [3]\n')).options["clip_threshold"] == \
+        defaults["clip_threshold"]
+
+
+BAD_SKIP_TRAINING = [  # (spec body after analysis/output, the key the message names, words)
+    ("[grid]\nseed = [0]", "delay", "missing: analysis 'skip_training' needs it in [grid] or "
+                                     "[fixed]"),
+    ("[grid]\ndelay = [3, 0]", "grid.delay", "0: the delay must be at least 1"),
+    ("[grid]\ndelay = [3, 2.5]", "grid.delay", "2.5 is not an integer"),
+    ("[grid]\ndelay = [3, 3]", "grid.delay", "3 is given twice"),
+    ("[grid]\ndelay = [3]\ntask = ['recall', 'adding']", "grid.task",
+     "'adding' is not a task with an accuracy; choose from copy, recall"),
+    ("[grid]\ndelay = [3]\n[fixed]\ntask = 1", "fixed.task", "1 is not a string"),
+    ("[grid]\ndelay = [3]\nskip = ['none', 'sideways']", "grid.skip",
+     "unknown skip connection 'sideways'"),
+    ("[grid]\ndelay = [3]\ncell = ['gru', 'elman']", "grid.cell", "unknown cell 'elman'"),
+    ("[grid]\ndelay = [3]\nseed = [-2]", "grid.seed", "non-negative"),
+    ("[grid]\ndelay = [3, 30]\nskip = ['skip:9']", "point delay=3, skip='skip:9'",
+     "the lag 9 is longer than the sequence (5 steps: recall at delay 3)"),
+    ("[grid]\ndelay = [3]\nsteps = [10]", "grid.steps",
+     "does not apply to analysis 'skip_training' (the task's length is its delay)"),
+    ("[grid]\ndelay = [3]\n[fixed]\nactivation = 'relu'", "fixed.activation",
+     "does not apply to analysis 'skip_training'"),
+    ("[grid]\ndelay = [3]\nlayers = [2]", "grid.layers", "does not apply"),
+    ("[grid]\ndelay = [3]\nupdates = [10, 20]", "grid.updates",
+     "is an analysis option: give it in [analysis_options]"),
+    ("[grid]\ndelay = [3]\ncolour = [1]", "grid.colour", "unknown key; choose from cell, "
+                                                       "hidden, init"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\ntask = 'copy'", "analysis_options.task",
+     "is a setting of the points: give it in [grid] or [fixed]"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\ntruncation = 5",
+     "analysis_options.truncation", "unknown key for analysis 'skip_training'; choose from"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\nclip_threshold = 'off'",
+     "analysis_options.clip_threshold", "'off' is not a number or 'none'"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\nclip_threshold = 0",
+     "analysis_options.clip_threshold", "0.0: must be positive and finite, or 'none'"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\neval_batch = 0", "analysis_options.eval_batch",
+     "0: must be at least 1"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\neval_batch = 8.0",
+     "analysis_options.eval_batch", "8.0 is not an integer"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\nupdates = 0", "analysis_options.updates",
+     "0: must be at least 1"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\nlr = nan", "analysis_options.lr",
+     "nan: must be positive and finite"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\noptimizer = 'rmsprop'",
+     "analysis_options.optimizer", "'rmsprop': choose from adam, momentum, sgd"),
+    ("[grid]\ndelay = [3]\n[analysis_options]\nmax_loss = -1", "analysis_options.max_loss",
+     "-1.0: must be positive"),
+]
+
+
+@pytest.mark.parametrize("body, key, words", BAD_SKIP_TRAINING)
+def test_bad_skip_training_spec_is_one_line_exit_2_nothing_created(tmp_path, body, key, words):
+    path = write(tmp_path, f'analysis = "skip_training"\noutput = "out"\n{body}\n')
+    code, out, err = run(["sweep", path])
+    assert code == 2 and out == "", err
+    assert err.splitlines() == [err.strip()] and err.startswith(f"Error: {path}: {key}: "), err
+    assert words in err
+    assert os.listdir(tmp_path) == ["spec.toml"]
 
 
 def test_not_toml_is_one_line(tmp_path):

@@ -27,11 +27,12 @@ from .base import fail, main, progress_bar, refuse
 def sweep(spec, workers, scheduler, retry_failed, dry_run, quiet):
     """Run one analysis over a grid of settings, each point on its own, resumably.
 
-    SPEC.toml names the analysis (decay, lyapunov, clipping), the output folder, the [grid]
-    (lists of values of `gradflow jacobians` options) and [fixed] settings: the README's
-    "Sweeps" section. Each point is written to OUTPUT/points/<hash>.json as it finishes, and
-    OUTPUT/summary.csv holds one row per point. Run the same command again to go on after an
-    interruption: finished points are skipped.
+    SPEC.toml names the analysis (decay, lyapunov, clipping, skip_training), the output
+    folder, the [grid] (lists of values of `gradflow jacobians` options; a skip_training point
+    adds task and delay) and [fixed] settings: the README's "Sweeps" section. Each point is
+    written to OUTPUT/points/<hash>.json as it finishes, and OUTPUT/summary.csv holds one row
+    per point. Run the same command again to go on after an interruption: finished points are
+    skipped.
     """
     if workers is not None and scheduler is not None:
         refuse("--workers is for local processes; a --scheduler cluster has its own workers")

@@ -9,7 +9,7 @@ file `points/<name>.json` is a JSON object:
     status          "done" or "failed"
     result          the analysis's numbers (see `run_point`), null when failed
     error           the error's one line when failed, else null
-    metadata        Network.metadata() (the training run's for clipping)
+    metadata        Network.metadata() (the training run's for clipping and skip_training)
     gradflow_version, elapsed_seconds, worker   how it ran (never read into the summary)
     checksum        SHA-256 of the canonical JSON of all the other fields
 
@@ -33,17 +33,21 @@ from ..analysis.decay import decay_profile
 from ..analysis.spectra import spectrum
 from ..io.files import atomic_path
 from ..training.loop import clipping_ablation, summarize
+from ..training.skip_training import SKIP_TRAINING_COLUMNS, skip_training
 from .spec import network_of
 
 __all__ = ["point_key", "point_name", "point_path", "run_point", "write_point", "read_point",
            "PointFileError", "failed_record", "FORMAT", "CLIPPING_METRICS",
-           "FINAL_LOSS_WINDOW"]
+           "SKIP_TRAINING_RESULT", "FINAL_LOSS_WINDOW"]
 
 FORMAT = "gradflow-sweep-point"
 FORMAT_VERSION = 1
 FINAL_LOSS_WINDOW = 10  # as `gradflow ablate clipping`: updates averaged into the final loss
 CLIPPING_METRICS = ("final_loss", "best_loss", "above_threshold", "clipped", "diverged",
                     "updates", "largest_grad_norm")
+# A skip_training point's result: the fields of its `Run` that its settings do not hold.
+SKIP_TRAINING_RESULT = tuple(c for c in SKIP_TRAINING_COLUMNS
+                             if c not in ("task", "delay", "seed"))
 # Test-only hook: a worker whose point has this name kills itself with SIGKILL, as the
 # kernel's out-of-memory killer would (tests/test_sweep_faults.py); never set it otherwise.
 TEST_KILL_VARIABLE = "GRADFLOW_SWEEP_TEST_KILL"
@@ -97,7 +101,10 @@ def run_point(task):
         weight_norm (||W_hh||_2 of the drawn recurrent weights, null for a stack);
       lyapunov: lyapunov (the exponents, log10 per step, largest first) and state_size;
       clipping: runs, one per clipping mode and threshold: mode, threshold and CLIPPING_METRICS
-        (`gradflow.training.loop.summarize` over the last FINAL_LOSS_WINDOW updates).
+        (`gradflow.training.loop.summarize` over the last FINAL_LOSS_WINDOW updates);
+      skip_training: SKIP_TRAINING_RESULT, the fields of the point's one `Run` of
+        `skip_training` (model 'rnn+skip:4', ...; final_loss, eval_loss, accuracy, chance,
+        baseline, diverged, updates).
     """
     analysis, settings, options = task
     name = point_name(analysis, settings, options)
@@ -154,7 +161,23 @@ def _clipping(settings, options):
     return {"runs": out}, metadata
 
 
-_ANALYSES = {"decay": _decay, "lyapunov": _lyapunov, "clipping": _clipping}
+def _skip_training(settings, options):
+    """The run of `skip_training` for one model, task, delay and seed: the same numbers as that
+    run among any others (each run depends on its own settings alone)."""
+    s, o = settings, options
+    result = skip_training(
+        s["cell"], variants=(s["skip"],), extra_cells=(), tasks=(s["task"],),
+        delays=(s["delay"],), seeds=(s["seed"],), hidden=s["hidden"], batch=o["batch"],
+        updates=o["updates"], lr=o["lr"], optimizer=o["optimizer"],
+        clip_threshold=o["clip_threshold"], skip_scale=s["skip_scale"],
+        highway_bias=s["highway_bias"], forget_bias=s["forget_bias"], init=s["init"],
+        scale=s["scale"], eval_batch=o["eval_batch"], max_loss=o["max_loss"])
+    (run,) = result.runs
+    return {k: getattr(run, k) for k in SKIP_TRAINING_RESULT}, result.metadata
+
+
+_ANALYSES = {"decay": _decay, "lyapunov": _lyapunov, "clipping": _clipping,
+             "skip_training": _skip_training}
 
 
 def write_point(folder, record):

@@ -26,9 +26,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ..io.results import Table, write_table
-from .points import (CLIPPING_METRICS, PointFileError, failed_record, point_name, read_point,
-                     run_point, write_point)
-from .spec import NETWORK_KEYS, network_of
+from ..training.tasks import task_shape
+from .points import (CLIPPING_METRICS, SKIP_TRAINING_RESULT, PointFileError, failed_record,
+                     point_name, read_point, run_point, write_point)
+from .spec import ANALYSIS_KEYS, network_of
 from .executors import DIED, WorkerDied
 
 __all__ = ["run_sweep", "Tally", "SweepLocked", "sweep_lock", "scan", "write_summary",
@@ -275,7 +276,7 @@ def write_summary(spec):
 def summary_table(spec, records):
     """One row per point in grid order: the settings, status ('done', 'failed' or 'pending'),
     the analysis's columns (empty unless done), error."""
-    settings_keys = [k for k in NETWORK_KEYS if k in spec.points[0]]
+    settings_keys = ANALYSIS_KEYS[spec.analysis]
     rows = [(s, records[point_name(spec.analysis, s, spec.options)]) for s in spec.points]
     cols = {k: [s[k] for s, _ in rows] for k in settings_keys}
     cols["status"] = [r["status"] if r else "pending" for _, r in rows]
@@ -300,6 +301,10 @@ def _result_columns(spec, results):
         k = max([len(r["lyapunov"]) for r in results if r] or [spec.options["exponents"] or 0])
         return {f"lyapunov_{i + 1}": [_float(r["lyapunov"][i]) if r and i < len(r["lyapunov"])
                                       else None for r in results] for i in range(k)}
+    if spec.analysis == "skip_training":  # diverged 1 or 0, as `gradflow ablate skip-training`
+        kinds = {"model": str, "diverged": int, "updates": int}
+        return {k: [r and kinds.get(k, _metric)(r[k]) for r in results]
+                for k in SKIP_TRAINING_RESULT}
     cols = {}
     for j, (mode, threshold) in enumerate(clipping_runs(spec.options)):
         prefix = mode if mode == "none" else f"{mode}_{threshold!r}"
@@ -335,7 +340,9 @@ class Estimate(NamedTuple):
 
 COST_MODELS = {"decay": "samples x steps x layers x n^2 (n the state size)",
                "lyapunov": "samples x steps x layers x n^2 (n the state size)",
-               "clipping": "runs x updates x batch x steps x hidden^2"}
+               "clipping": "runs x updates x batch x steps x hidden^2",
+               "skip_training": "updates x batch x sequence length x gates x hidden^2 (gates 1 "
+                                "for the RNN, 3 for the GRU, 4 for the LSTM)"}
 
 
 def cost(analysis, settings, options):
@@ -344,6 +351,10 @@ def cost(analysis, settings, options):
         return (len(clipping_runs(options)) * options["updates"] * options["batch"]
                 * settings["steps"] * settings["hidden"] ** 2)
     net = network_of(settings)
+    if analysis == "skip_training":
+        length = task_shape(settings["task"], settings["delay"])[0]
+        return (options["updates"] * options["batch"] * length
+                * getattr(net.cell_function(), "gate_blocks", 1) * settings["hidden"] ** 2)
     n = getattr(net.cell_function(), "state_blocks", 1) * settings["hidden"]
     return settings["samples"] * settings["steps"] * settings["layers"] * n * n
 

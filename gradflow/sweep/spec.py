@@ -1,6 +1,6 @@
 """A sweep's spec: a TOML file read with tomllib, checked, and expanded into its grid points.
 
-    analysis = "decay"              # decay | lyapunov | clipping
+    analysis = "decay"              # decay | lyapunov | clipping | skip_training
     output = "results/scales"       # folder of the results, relative to the spec's folder
 
     [grid]                          # every value a list: the points are their Cartesian product
@@ -16,8 +16,11 @@
 
 Grid and fixed keys are the options of `gradflow jacobians`, underscores for dashes
 (NETWORK_KEYS); every value is checked as that command checks it, by building a `Network`, so a
-spec the sweep accepts is one the command line would. A bad spec raises `SpecError`, whose
-message is one line naming the file, the key and the value, before anything runs.
+spec the sweep accepts is one the command line would. A skip_training point is one run of the
+skip-connection comparison (`gradflow ablate skip-training`): the base cell under the connection
+`skip`, trained on `task` at `delay` (TRAINING_KEYS, grid keys as well) with one seed. A bad spec
+raises `SpecError`, whose message is one line naming the file, the key and the value, before
+anything runs.
 """
 
 import itertools
@@ -30,9 +33,11 @@ from ..analysis.network import Network
 from ..cells.skips import parse_skip
 from ..training.clipping import CLIP_MODES
 from ..training.loop import OPTIMIZERS
-from ..training.tasks import TASKS
+from ..training.skip_training import SKIP_TRAINING_TASKS
+from ..training.tasks import TASKS, task_shape
 
-__all__ = ["SpecError", "Spec", "read_spec", "parse_spec", "ANALYSES", "NETWORK_KEYS"]
+__all__ = ["SpecError", "Spec", "read_spec", "parse_spec", "ANALYSES", "NETWORK_KEYS",
+           "TRAINING_KEYS", "KEYS"]
 
 ANALYSES = ("decay", "lyapunov", "clipping", "skip_training")
 TOP_KEYS = ("analysis", "output", "grid", "fixed", "analysis_options")
@@ -46,10 +51,24 @@ NETWORK_KEYS = {"cell": (str, "rnn"), "activation": (str, "tanh"), "hidden": (in
                 "highway_bias": (float, -1.0), "layers": (int, 1),
                 "bidirectional": (bool, False), "layer_residual": (bool, False)}
 
-# Training runs (`gradflow ablate clipping`) have no input size, samples or second direction
-# (the task sets the inputs), and that command's defaults for the sizes and the scale.
-CLIPPING_UNUSED = ("input_size", "samples", "bidirectional")
-CLIPPING_DEFAULTS = {"hidden": 16, "steps": 50, "scale": 2.0}
+# The task of a skip_training point and its length parameter T (no default: a spec names it).
+TRAINING_KEYS = {"task": (str, "recall"), "delay": (int, None)}
+KEYS = {**NETWORK_KEYS, **TRAINING_KEYS}
+
+# The keys each analysis takes, in the summary's order, and its defaults where they are not
+# NETWORK_KEYS': training runs have no input size, samples or second direction (the task sets
+# the inputs); `gradflow ablate clipping`'s sizes and scale; skip_training trains one layer of a
+# built-in cell (tanh for the RNN) on a task whose length is its delay, at the hidden size of
+# `gradflow ablate skip-training`.
+ANALYSIS_KEYS = {
+    "decay": tuple(NETWORK_KEYS), "lyapunov": tuple(NETWORK_KEYS),
+    "clipping": tuple(k for k in NETWORK_KEYS if k not in ("input_size", "samples",
+                                                           "bidirectional")),
+    "skip_training": ("cell", "hidden", "init", "scale", "forget_bias", "seed", "skip",
+                      "skip_scale", "highway_bias", "task", "delay"),
+}
+DEFAULTS = {"clipping": {"hidden": 16, "steps": 50, "scale": 2.0},
+            "skip_training": {"hidden": 32}}
 
 # Each analysis's options: type and default (None: the analysis decides; see `points.run`).
 OPTIONS = {
@@ -59,6 +78,10 @@ OPTIONS = {
                  "lr": (float, 0.1), "optimizer": (str, "sgd"), "truncation": (int, None),
                  "thresholds": (list, [1.0]), "modes": (list, list(CLIP_MODES)),
                  "max_loss": (float, 1e6)},
+    # `skip_training`'s budget, the same for every point; clip_threshold "none" for no clipping
+    "skip_training": {"batch": (int, 32), "updates": (int, 300), "lr": (float, 0.005),
+                      "optimizer": (str, "adam"), "clip_threshold": (float, 1.0),
+                      "eval_batch": (int, 256), "max_loss": (float, 1e6)},
 }
 
 
@@ -68,8 +91,8 @@ class SpecError(ValueError):
 
 class Spec(NamedTuple):
     """A checked spec: `analysis`; `output`, the results folder (absolute); `grid`, the grid
-    keys in the spec's order; `points`, the settings of every point (all NETWORK_KEYS the
-    analysis uses, defaults filled in) in grid order, the last grid key varying fastest;
+    keys in the spec's order; `points`, the settings of every point (all ANALYSIS_KEYS of the
+    analysis, defaults filled in) in grid order, the last grid key varying fastest;
     `options`, the analysis options (defaults filled in); `path`, the spec file."""
     analysis: str
     output: str
@@ -105,9 +128,6 @@ def parse_spec(doc, path):
     analysis = doc["analysis"]
     if analysis not in ANALYSES:
         raise error("analysis", f"{analysis!r} is not one of {', '.join(ANALYSES)}")
-    if analysis == "skip_training":
-        raise error("analysis", "'skip_training' is not supported by gradflow sweep yet; use "
-                                "`gradflow ablate skip-training`")
     output = doc["output"]
     if not isinstance(output, str) or not output.strip():
         raise error("output", f"{output!r} is not a folder name")
@@ -117,14 +137,16 @@ def parse_spec(doc, path):
     grid, fixed = doc["grid"], doc.get("fixed", {})
     if not grid:
         raise error("grid", "empty: give at least one key with a list of values")
-    keys = _keys(analysis)
+    keys = ANALYSIS_KEYS[analysis]
     for table, entries in (("grid", grid), ("fixed", fixed)):
         for key, value in entries.items():
             name = f"{table}.{key}"
             if key not in keys:
-                unused = analysis == "clipping" and key in CLIPPING_UNUSED
-                raise error(name, "does not apply to analysis 'clipping'" if unused else
-                            f"unknown key; choose from {', '.join(keys)}")
+                if key in OPTIONS[analysis]:
+                    raise error(name, "is an analysis option: give it in [analysis_options]")
+                raise error(name, f"does not apply to analysis {analysis!r}"
+                            + (" (the task's length is its delay)" if key == "steps" else "")
+                            if key in KEYS else f"unknown key; choose from {', '.join(keys)}")
             if table == "grid":
                 if not isinstance(value, list):
                     raise error(name, f"{value!r} is not a list (a single value goes in "
@@ -141,10 +163,12 @@ def parse_spec(doc, path):
                 if key in grid:
                     raise error(name, "is in [grid] as well; give it in one of them")
                 _check_value(name, key, value, error)
+    missing = [k for k in keys if KEYS[k][1] is None and k not in grid and k not in fixed]
+    if missing:
+        raise error(missing[0], f"missing: analysis {analysis!r} needs it in [grid] or [fixed]")
     options = _options(analysis, doc.get("analysis_options", {}), error)
-    base = {k: v for k, (_, v) in NETWORK_KEYS.items() if k in keys}
-    if analysis == "clipping":
-        base.update(CLIPPING_DEFAULTS)
+    base = {k: KEYS[k][1] for k in keys}
+    base.update(DEFAULTS.get(analysis, {}))
     base.update({k: _typed(k, v) for k, v in fixed.items()})
     points = []
     for values in itertools.product(*[[_typed(k, v) for v in grid[k]] for k in grid]):
@@ -156,13 +180,9 @@ def parse_spec(doc, path):
                 tuple(points), options, os.fspath(path))
 
 
-def _keys(analysis):
-    return [k for k in NETWORK_KEYS if not (analysis == "clipping" and k in CLIPPING_UNUSED)]
-
-
 def _typed(key, value):
     """The canonical value: floats as float (so 1 and 1.0 name one point)."""
-    return float(value) if NETWORK_KEYS[key][0] is float else value
+    return float(value) if KEYS[key][0] is float else value
 
 
 def _type_ok(kind, value):
@@ -174,11 +194,18 @@ def _type_ok(kind, value):
 
 
 def _check_value(name, key, value, error):
-    """One value on its own: its type, then the command line's rules (Network's and the skip
-    option's)."""
-    kind = NETWORK_KEYS[key][0]
+    """One value on its own: its type, then the command line's rules (Network's, the skip
+    option's, `gradflow ablate skip-training`'s for the task and the delay)."""
+    kind = KEYS[key][0]
     if not _type_ok(kind, value):
         raise error(name, f"{value!r} is not {_TYPE_WORDS[kind]}")
+    if key == "task" and value not in SKIP_TRAINING_TASKS:
+        raise error(name, f"{value!r} is not a task with an accuracy; choose from "
+                          f"{', '.join(SKIP_TRAINING_TASKS)}")
+    if key == "delay" and value < 1:
+        raise error(name, f"{value!r}: the delay must be at least 1")
+    if key in TRAINING_KEYS:
+        return
     try:
         if key == "skip":
             parse_skip(value)  # its message names the value
@@ -200,9 +227,15 @@ def _check_point(settings, analysis, options, grid, error):
     except ValueError as err:
         raise error(where, str(err)) from None
     parsed = parse_skip(settings["skip"])
-    if parsed is not None and parsed[1] is not None and parsed[1] > settings["steps"]:
+    if analysis == "skip_training":
+        length = task_shape(settings["task"], settings["delay"])[0]
+        sequence = f"{length} steps: {settings['task']} at delay {settings['delay']}"
+    else:
+        length = settings["steps"]
+        sequence = f"{length} steps"
+    if parsed is not None and parsed[1] is not None and parsed[1] > length:
         raise error(where, f"{settings['skip']}: the lag {parsed[1]} is longer than the "
-                           f"sequence ({settings['steps']} steps)")
+                           f"sequence ({sequence})")
     if analysis in ("decay", "lyapunov") and not net.is_cell:
         raise error(where, f"{analysis} needs a network that runs forwards in time, not a "
                            "bidirectional one")
@@ -217,7 +250,8 @@ def _check_point(settings, analysis, options, grid, error):
 
 
 def network_of(settings):
-    """The `Network` of a point's settings (training points ignore its inputs)."""
+    """The `Network` of a point's settings (training points ignore its inputs, and a
+    skip_training point its steps: its task sets them)."""
     kws = {k: v for k, v in settings.items() if k in NETWORK_KEYS}
     kws["skip"] = None if kws.get("skip", "none") == "none" else kws["skip"]
     return Network(**kws)
@@ -228,12 +262,18 @@ def _options(analysis, given, error):
     out = {k: v for k, (_, v) in known.items()}
     for key, value in given.items():
         name = f"analysis_options.{key}"
+        if key in ANALYSIS_KEYS[analysis]:
+            raise error(name, "is a setting of the points: give it in [grid] or [fixed]")
         if key not in known:
             raise error(name, f"unknown key for analysis {analysis!r}"
                         + (f"; choose from {', '.join(known)}" if known else ": it has none"))
+        if key == "clip_threshold" and value == "none":  # TOML has no null: no clipping
+            out[key] = None
+            continue
         kind = known[key][0]
         if not _type_ok(kind, value):
-            raise error(name, f"{value!r} is not {_TYPE_WORDS[kind]}")
+            raise error(name, f"{value!r} is not {_TYPE_WORDS[kind]}"
+                        + (" or 'none'" if key == "clip_threshold" else ""))
         out[key] = float(value) if kind is float else value
     problem = _option_problem(analysis, out)
     if problem:
@@ -249,25 +289,34 @@ def _option_problem(analysis, o):
             return "exponents", "must be at least 1"
         if o["discard"] < 0:
             return "discard", "must be at least 0"
+    if analysis not in ("clipping", "skip_training"):
+        return None
+    checks = [("optimizer", o["optimizer"] in OPTIMIZERS,  # the budget of `train`
+               f"choose from {', '.join(sorted(OPTIMIZERS))}"),
+              ("batch", o["batch"] >= 1, "must be at least 1"),
+              ("updates", o["updates"] >= 1, "must be at least 1"),
+              ("lr", o["lr"] > 0 and math.isfinite(o["lr"]), "must be positive and finite"),
+              ("max_loss", o["max_loss"] > 0, "must be positive")]
     if analysis == "clipping":
-        checks = [("task", o["task"] in TASKS, f"choose from {', '.join(sorted(TASKS))}"),
-                  ("optimizer", o["optimizer"] in OPTIMIZERS,
-                   f"choose from {', '.join(sorted(OPTIMIZERS))}"),
-                  ("batch", o["batch"] >= 1, "must be at least 1"),
-                  ("updates", o["updates"] >= 1, "must be at least 1"),
-                  ("truncation", o["truncation"] is None or o["truncation"] >= 1,
-                   "must be at least 1"),
-                  ("lr", o["lr"] > 0 and math.isfinite(o["lr"]), "must be positive and finite"),
-                  ("max_loss", o["max_loss"] > 0, "must be positive"),
-                  ("thresholds", bool(o["thresholds"]) and all(
-                      _type_ok(float, t) and t > 0 and math.isfinite(t) for t in o["thresholds"])
-                   and len(set(o["thresholds"])) == len(o["thresholds"]),
-                   "must be a non-empty list of distinct positive numbers"),
-                  ("modes", bool(o["modes"]) and all(m in CLIP_MODES for m in o["modes"])
-                   and len(set(o["modes"])) == len(o["modes"]),
-                   f"must be a non-empty list of distinct modes from {', '.join(CLIP_MODES)}")]
-        for key, ok, message in checks:
-            if not ok:
-                return key, message
+        checks += [("task", o["task"] in TASKS, f"choose from {', '.join(sorted(TASKS))}"),
+                   ("truncation", o["truncation"] is None or o["truncation"] >= 1,
+                    "must be at least 1"),
+                   ("thresholds", bool(o["thresholds"]) and all(
+                       _type_ok(float, t) and t > 0 and math.isfinite(t)
+                       for t in o["thresholds"])
+                    and len(set(o["thresholds"])) == len(o["thresholds"]),
+                    "must be a non-empty list of distinct positive numbers"),
+                   ("modes", bool(o["modes"]) and all(m in CLIP_MODES for m in o["modes"])
+                    and len(set(o["modes"])) == len(o["modes"]),
+                    f"must be a non-empty list of distinct modes from {', '.join(CLIP_MODES)}")]
+    else:
+        checks += [("eval_batch", o["eval_batch"] >= 1, "must be at least 1"),
+                   ("clip_threshold", o["clip_threshold"] is None or (
+                       o["clip_threshold"] > 0 and math.isfinite(o["clip_threshold"])),
+                    "must be positive and finite, or 'none'")]
+    for key, ok, message in checks:
+        if not ok:
+            return key, message
+    if analysis == "clipping":
         o["thresholds"] = [float(t) for t in o["thresholds"]]
     return None
