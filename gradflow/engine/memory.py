@@ -12,16 +12,20 @@ tested against it and against the resident size of a real run.
 
 import os
 
+from .jacobians import CHUNK_BYTES, chunk_steps
+
 __all__ = ["ANALYSES", "needed_bytes", "available_bytes", "format_bytes"]
 
 # n x n matrices alive at once, LAPACK workspace (about 6) included. 'heatmap' also keeps its
 # grid of block products, counted separately.
 ANALYSES = {"decay": 11, "phase": 11, "gates": 11, "spectrum": 15, "heatmap": 18, "depth": 11,
             "sensitivity": 11, "truncation": 11}
+CHUNKED = ("decay", "phase", "gates", "spectrum", "heatmap")  # see `chunk_steps`
 _BASE = 2 ** 20  # bytes: small arrays, independent of the sizes
 
 
-def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay", blocks=0):
+def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay", blocks=0,
+                 chunk_bytes=CHUNK_BYTES):
     """An upper estimate of the memory, in bytes, that `analysis` of `cell` needs.
 
     Args:
@@ -34,6 +38,9 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
         `gradflow.analysis.truncation`, which keeps a parameter-sized gradient per band of
         truncation lengths and the batch's states).
       blocks: for 'heatmap', the number of n x n block products kept (grid points - 1).
+      chunk_bytes: the analyses' memory for step Jacobians evaluated at once
+        (`gradflow.engine.jacobians.chunk_steps`): K = min(T, chunk_steps(n)) steps of them,
+        their gates' tangents and their products, 2 n^2 + 3 n G H numbers per step.
 
     Returns:
       int, bytes (float64 numbers).
@@ -51,6 +58,9 @@ def needed_bytes(cell, *, hidden, input_size, steps, samples=1, analysis="decay"
                + W * (H + D + 2)                        # the weights
                + 3 * T * n                              # the trajectory and its copies
                + T * S * (D + 16))                      # inputs and curves of each sample
+    if analysis in CHUNKED:
+        K = min(T, chunk_steps(n, chunk_bytes))
+        numbers += K * (2 * n * n + 3 * n * W)          # a chunk of step Jacobians
     if analysis in ("depth", "sensitivity"):
         numbers += 3 * T * n * n                        # adjoints passed between layers
     if analysis == "truncation":
