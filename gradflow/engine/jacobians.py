@@ -33,6 +33,7 @@ __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_sing
 CHUNK_BYTES = 256 * 2 ** 20  # default memory for one chunk of step Jacobians
 _CHUNK_COPIES = 8           # n x n arrays per step of a chunk: Jacobians, tangents, products
 _MAX_CHUNK = 64             # longer chunks gain nothing and lose the cache
+_MAX_CHUNK_WIDTH = 8192     # K n at most: large matrices gain little from long chunks
 
 
 class Scaled(NamedTuple):
@@ -309,8 +310,11 @@ def _distances(distances, T, what):
 def chunk_steps(n, chunk_bytes=CHUNK_BYTES):
     """How many step Jacobians of an n-state are evaluated at once: as many as `chunk_bytes`
     holds (about 8 n x n arrays per step: the Jacobians, the gates' tangents, the products),
-    between 1 (one step at a time, the route of `tangent_map`) and 64."""
-    return int(np.clip(chunk_bytes // (8 * _CHUNK_COPIES * n * n), 1, _MAX_CHUNK))
+    at most 64 and at most 8192 / n (a chunk amortises fixed costs per call, which matter less
+    as n grows, while its memory grows as n^2), and at least 1 (one step at a time, the route
+    of `tangent_map`)."""
+    fits = chunk_bytes // (8 * _CHUNK_COPIES * n * n)
+    return int(np.clip(min(fits, _MAX_CHUNK_WIDTH // n), 1, _MAX_CHUNK))
 
 
 def step_jacobians(linear, states, inputs, K, *, reverse=False):
