@@ -6,12 +6,13 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad
+from hypothesis import given, settings, strategies as st
 
 from gradflow import cells
 from gradflow.cells import layers, skips
 from gradflow.cells.initializers import init_params
 from gradflow.cells.ops import concat, dot
-from gradflow.engine.jacobians import (chunk_steps, gradient_flow, lyapunov_spectrum,
+from gradflow.engine.jacobians import (_product, chunk_steps, gradient_flow, lyapunov_spectrum,
                                        step_jacobians, trajectory)
 from gradflow.engine.linearization import Linearization
 
@@ -202,3 +203,27 @@ def test_dot_pays_the_identity_product_once_and_gives_every_step_the_same():
     varied = rng.standard_normal((n, K, n))  # a tangent that varies with the step
     _, node = trace(JVPNode.new_root(varied), lambda s: dot(s, W.T), S)
     np.testing.assert_allclose(node.g, np.einsum("ikj,mj->ikm", varied, W), rtol=1e-13)
+
+
+@settings(max_examples=40, deadline=None)
+@given(H=st.integers(1, 12), K=st.integers(1, 4), seed=st.integers(0, 2 ** 32 - 1),
+       zero_cols=st.integers(0, 3))
+def test_the_product_by_columns_equals_the_matrix_product(H, K, seed, zero_cols):
+    # LSTM-shaped step Jacobians [[A, diag], [C, diag]], some columns zero: the columns with
+    # at most two non-zero rows are formed by hand, the rest by BLAS; P J either way.
+    rng = np.random.default_rng(seed)
+    n = 2 * H
+    Js = rng.standard_normal((K, n, n))
+    Js[:, :, H:] = 0
+    for k in range(K):
+        Js[k, np.arange(H), H + np.arange(H)] = rng.standard_normal(H)
+        Js[k, H + np.arange(H), H + np.arange(H)] = rng.standard_normal(H)
+    Js[:, :, rng.choice(n, size=min(zero_cols, n), replace=False)] = 0
+    P = rng.standard_normal((n + 3, n))  # a primary block may have more rows than columns
+    multiply = _product(Js)
+    out = np.empty((n + 3, n))
+    for J in Js:
+        multiply(P, J, out)
+        np.testing.assert_allclose(out, P @ J, rtol=1e-13, atol=1e-13 * np.abs(P).max())
+    if zero_cols == 0 and H >= 2:
+        assert multiply.__name__ == "multiply"  # the LSTM's cell columns went by hand

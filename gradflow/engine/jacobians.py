@@ -170,13 +170,14 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     zero = False
     for Js in step_jacobians(linear, states, inputs, K, reverse=True):
         first, done = d + 1, 0  # the chunk's first distance; its non-zero products
+        multiply = _product(Js)
         for J in Js:
             d += 1
             out = buffer[done]
             if P is None:
                 out[...] = J
             else:
-                np.matmul(P, J, out=out)
+                multiply(P, J, out)
             frob = frobenius(out)
             if not np.isfinite(frob):
                 raise FloatingPointError(_not_finite(states, inputs, T - d))
@@ -338,6 +339,52 @@ def step_jacobians(linear, states, inputs, K, *, reverse=False):
             Js = np.stack([tangent_map(linear, states, inputs, t, eye, finite).T
                            for t in range(lo, hi)])
         yield Js[::-1] if reverse else Js
+
+
+_SPARSE_ROWS = 2  # a column of J with at most this many non-zero rows is multiplied by hand
+
+
+def _product(Js):
+    """`multiply(P, J, out)`: out = P J for the step Jacobians J of a chunk Js (k, n_out, n).
+
+    Columns of J that have at most two non-zero rows in every step of the chunk (the LSTM's
+    cell columns, diag(f) under diag(o tanh'(c) f); the shifted copies of past states in a skip
+    connection's augmented state; a column that is zero) are formed as the sum of those
+    columns of P times the entries, O(n) each; only the other columns go through BLAS. The
+    LSTM's product then costs half a matrix product, a skip connection of length k about 1/k.
+    The sums are the same, only the order of the additions differs.
+    """
+    nonzero = (Js != 0).any(axis=0)
+    counts = nonzero.sum(axis=0)
+    sparse = np.flatnonzero(counts <= _SPARSE_ROWS)
+    if 4 * len(sparse) < Js.shape[2]:  # too few to repay the bookkeeping
+        return lambda P, J, out: np.matmul(P, J, out=out)
+    dense = np.flatnonzero(counts > _SPARSE_ROWS)
+    # rows[c] = the (up to two) non-zero rows of column sparse[c]; a missing one points at a
+    # row whose entry is zero, so that it adds nothing
+    rows = np.sort(np.argsort(~nonzero[:, sparse], axis=0, kind="stable")[:_SPARSE_ROWS], axis=0)
+    ranges = [_as_range(idx) for idx in (dense, sparse, *rows)]
+    if any(r is None for r in ranges):  # only runs of consecutive indices are worth it
+        return lambda P, J, out: np.matmul(P, J, out=out)
+    dense, sparse, *rows = ranges
+    offsets = [r.start - sparse.start for r in rows]  # the diagonals of J that hold them
+
+    def multiply(P, J, out):
+        out[:, dense] = P @ J[:, dense]
+        part = out[:, sparse]
+        np.multiply(P[:, rows[0]], J[rows[0], sparse].diagonal(), out=part)
+        for r in rows[1:]:
+            part += P[:, r] * J[r, sparse].diagonal()
+
+    return multiply
+
+
+def _as_range(idx):
+    """slice(a, b) when idx = [a, a + 1, ..., b - 1] (or empty), else None."""
+    if len(idx) == 0 or (idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1)):
+        return slice(int(idx[0]), int(idx[-1]) + 1) if len(idx) else slice(0, 0)
+    return None
+    return multiply
 
 
 class _Norms:
