@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_jacobians.py
 	$(BIN)/python benchmarks/bench_depth.py
 	$(BIN)/python benchmarks/bench_sweep.py
+	$(BIN)/python benchmarks/bench_lyapunov.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -54,3 +54,15 @@ def test_quick_sweep_benchmark_runs_both_pools_and_finds_identical_summaries(tmp
         assert float(speedup) == pytest.approx(float(rows[0][1]) / float(seconds), rel=0.01)
     assert "Summaries of the two runs identical: yes." in proc.stdout
     assert out.read_text() == proc.stdout
+
+
+def test_quick_lyapunov_benchmark_runs_both_routes_and_checks_the_henon_sum(tmp_path):
+    out = tmp_path / "lyapunov.md"
+    proc = run_quick("bench_lyapunov.py", out, timeout=120)
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines()
+            if line.startswith(("| Henon", "| GRU"))]
+    assert len(rows) == 2
+    henon = rows[0]
+    assert abs(float(henon[5]) - 0.419) < 0.02  # the top exponent, ln per step
+    assert abs(float(henon[6])) < 1e-12         # sum - ln 0.3
+    assert out.read_text() == proc.stdout
