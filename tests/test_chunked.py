@@ -227,3 +227,28 @@ def test_the_product_by_columns_equals_the_matrix_product(H, K, seed, zero_cols)
         np.testing.assert_allclose(out, P @ J, rtol=1e-13, atol=1e-13 * np.abs(P).max())
     if zero_cols == 0 and H >= 2:
         assert multiply.__name__ == "multiply"  # the LSTM's cell columns went by hand
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 8), k=st.integers(2, 4), seed=st.integers(0, 2 ** 32 - 1),
+       diagonal_skip=st.booleans())
+def test_the_product_by_columns_of_a_skip_connection_equals_the_matrix_product(
+        n, k, seed, diagonal_skip):
+    # The augmented Jacobian of s_t = f(s_{t-1}) + B s_{t-k}: [[A, 0, ..., B], [I, 0, ...],
+    # [0, I, ...], ...]: shifted identities, and B diagonal (at initialisation) or dense.
+    rng = np.random.default_rng(seed)
+    N = k * n
+    Js = np.zeros((3, N, N))
+    for J in Js:
+        J[:n, :n] = rng.standard_normal((n, n))
+        J[:n, -n:] = np.diag(rng.standard_normal(n)) if diagonal_skip else \
+            rng.standard_normal((n, n))
+        J[n:, :-n] = np.eye(N - n)
+    P = rng.standard_normal((N, N))
+    multiply = _product(Js)
+    out = np.empty((N, N))
+    for J in Js:
+        multiply(P, J, out)
+        np.testing.assert_allclose(out, P @ J, rtol=1e-13, atol=1e-13 * np.abs(P).max())
+    if n >= 2 and (k > 2 or diagonal_skip):
+        assert multiply.__name__ == "multiply"

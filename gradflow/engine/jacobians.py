@@ -342,49 +342,61 @@ def step_jacobians(linear, states, inputs, K, *, reverse=False):
 
 
 _SPARSE_ROWS = 2  # a column of J with at most this many non-zero rows is multiplied by hand
+_MAX_GROUPS = 16  # runs of such columns, each one numpy call per step
 
 
 def _product(Js):
     """`multiply(P, J, out)`: out = P J for the step Jacobians J of a chunk Js (k, n_out, n).
 
-    Columns of J that have at most two non-zero rows in every step of the chunk (the LSTM's
-    cell columns, diag(f) under diag(o tanh'(c) f); the shifted copies of past states in a skip
-    connection's augmented state; a column that is zero) are formed as the sum of those
-    columns of P times the entries, O(n) each; only the other columns go through BLAS. The
-    LSTM's product then costs half a matrix product, a skip connection of length k about 1/k.
-    The sums are the same, only the order of the additions differs.
+    Columns of J that have at most two non-zero rows in every step of the chunk, each on a
+    diagonal of J (the LSTM's cell columns, diag(f) under diag(o tanh'(c) f); the shifted
+    copies of past states in a skip connection's augmented state, and a diagonal skip weight;
+    zero columns) are formed as sums of columns of P times those diagonals, O(n) each; only
+    the other columns go through BLAS, a run of consecutive columns at a time. The LSTM's product then costs
+    half a matrix product, a skip connection of length k about 1/k of one. The sums are the
+    same, only the order of the additions differs.
     """
     nonzero = (Js != 0).any(axis=0)
     counts = nonzero.sum(axis=0)
     sparse = np.flatnonzero(counts <= _SPARSE_ROWS)
-    if 4 * len(sparse) < Js.shape[2]:  # too few to repay the bookkeeping
-        return lambda P, J, out: np.matmul(P, J, out=out)
-    dense = np.flatnonzero(counts > _SPARSE_ROWS)
-    # rows[c] = the (up to two) non-zero rows of column sparse[c]; a missing one points at a
-    # row whose entry is zero, so that it adds nothing
-    rows = np.sort(np.argsort(~nonzero[:, sparse], axis=0, kind="stable")[:_SPARSE_ROWS], axis=0)
-    ranges = [_as_range(idx) for idx in (dense, sparse, *rows)]
-    if any(r is None for r in ranges):  # only runs of consecutive indices are worth it
-        return lambda P, J, out: np.matmul(P, J, out=out)
-    dense, sparse, *rows = ranges
-    offsets = [r.start - sparse.start for r in rows]  # the diagonals of J that hold them
+    dense = _runs(np.flatnonzero(counts > _SPARSE_ROWS))
+    if 4 * len(sparse) < Js.shape[2] or len(dense) > _MAX_GROUPS:  # not worth it
+        return _matmul
+    groups = []  # [columns (a slice), offsets of the diagonals that hold their non-zeros]
+    for c in sparse:
+        offsets = tuple(int(r) - c for r in np.flatnonzero(nonzero[:, c]))
+        if groups and groups[-1][0].stop == c and groups[-1][1] == offsets:
+            groups[-1][0] = slice(groups[-1][0].start, c + 1)
+        else:
+            groups.append([slice(c, c + 1), offsets])
+    if len(groups) > _MAX_GROUPS:
+        return _matmul
 
     def multiply(P, J, out):
-        out[:, dense] = P @ J[:, dense]
-        part = out[:, sparse]
-        np.multiply(P[:, rows[0]], J[rows[0], sparse].diagonal(), out=part)
-        for r in rows[1:]:
-            part += P[:, r] * J[r, sparse].diagonal()
+        for cols in dense:
+            out[:, cols] = P @ J[:, cols]
+        for cols, offsets in groups:
+            part = out[:, cols]
+            if not offsets:
+                part[...] = 0.0
+            for j, offset in enumerate(offsets):
+                rows = slice(cols.start + offset, cols.stop + offset)
+                if j == 0:
+                    np.multiply(P[:, rows], J[rows, cols].diagonal(), out=part)
+                else:
+                    part += P[:, rows] * J[rows, cols].diagonal()
 
     return multiply
 
 
-def _as_range(idx):
-    """slice(a, b) when idx = [a, a + 1, ..., b - 1] (or empty), else None."""
-    if len(idx) == 0 or (idx[-1] - idx[0] == len(idx) - 1 and np.all(np.diff(idx) == 1)):
-        return slice(int(idx[0]), int(idx[-1]) + 1) if len(idx) else slice(0, 0)
-    return None
-    return multiply
+def _matmul(P, J, out):
+    np.matmul(P, J, out=out)
+
+
+def _runs(idx):
+    """The sorted indices idx as slices of consecutive ones: [0, 1, 2, 7, 8] -> [0:3, 7:9]."""
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    return [slice(int(run[0]), int(run[-1]) + 1) for run in np.split(idx, breaks) if len(run)]
 
 
 class _Norms:
