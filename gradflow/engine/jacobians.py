@@ -363,15 +363,21 @@ def _product(Js):
     dense = _runs(np.flatnonzero(counts > _SPARSE_ROWS))
     if 4 * len(sparse) < Js.shape[2] or len(dense) > _MAX_GROUPS:  # not worth it
         return _matmul
-    groups = []  # [columns (a slice), offsets of the diagonals that hold their non-zeros]
-    for c in sparse:
-        offsets = tuple(int(r) - c for r in np.flatnonzero(nonzero[:, c]))
-        if groups and groups[-1][0].stop == c and groups[-1][1] == offsets:
-            groups[-1][0] = slice(groups[-1][0].start, c + 1)
-        else:
-            groups.append([slice(c, c + 1), offsets])
-    if len(groups) > _MAX_GROUPS:
+    # offsets[i, c]: the diagonal (row - column) of the i-th non-zero row of column sparse[c],
+    # or a marker where the column has fewer
+    rows = np.sort(np.where(nonzero[:, sparse], np.arange(len(nonzero))[:, None], len(nonzero)),
+                   axis=0)[:_SPARSE_ROWS]
+    none = Js.shape[1] + Js.shape[2]  # no diagonal has this offset
+    offsets = np.where(rows < len(nonzero), rows - sparse, none)
+    # runs of consecutive columns on the same diagonals
+    starts = np.flatnonzero(np.concatenate([[True], (np.diff(sparse) != 1)
+                                            | np.any(np.diff(offsets, axis=1) != 0, axis=0)]))
+    if len(starts) > _MAX_GROUPS:
         return _matmul
+    ends = np.append(starts[1:], len(sparse))
+    groups = [(slice(int(sparse[a]), int(sparse[b - 1]) + 1),
+               tuple(int(o) for o in offsets[:, a] if o != none))
+              for a, b in zip(starts, ends)]
 
     def multiply(P, J, out):
         for cols in dense:
