@@ -18,11 +18,14 @@ test: $(STAMP)
 figures: $(STAMP)
 	$(BIN)/python analyses/make_all.py
 
+# The peers (jax, torch) are never dependencies: `make bench BENCH_PYTHON=/path/to/env/bin/python`
+# runs the benchmarks in an environment that has them and gradflow (pip install -e .).
+bench: BENCH_PYTHON ?= $(BIN)/python
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_jacobians.py
-	$(BIN)/python benchmarks/bench_depth.py
-	$(BIN)/python benchmarks/bench_sweep.py
-	$(BIN)/python benchmarks/bench_lyapunov.py
+	$(BENCH_PYTHON) benchmarks/bench_jacobians.py
+	$(BENCH_PYTHON) benchmarks/bench_depth.py
+	$(BENCH_PYTHON) benchmarks/bench_sweep.py
+	$(BENCH_PYTHON) benchmarks/bench_lyapunov.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

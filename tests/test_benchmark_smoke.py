@@ -1,10 +1,15 @@
-"""The benchmark script runs end to end in its --quick mode (it asserts no timings)."""
+"""The benchmark scripts run end to end in their --quick mode (no timing is asserted), and the
+pieces of bench_jacobians.py that make its timings comparable do what they say."""
 
+import importlib
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,16 +26,90 @@ def run_quick(script, out, timeout):
     return proc
 
 
-def test_quick_benchmark_runs_and_prints_a_table(tmp_path):
+def table_rows(text, heading):
+    """The rows (lists of cell strings) of the table under `heading` in `text`."""
+    part = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    return [[c.strip() for c in line.split("|")[1:-1]] for line in part.splitlines()
+            if line.startswith("| ") and not line.startswith("| cell ")]
+
+
+def test_quick_benchmark_runs_every_route_at_both_thread_counts(tmp_path):
     out = tmp_path / "results.md"
-    proc = run_quick("bench_jacobians.py", out, timeout=120)
-    header = "| cell | H | n | gradflow ms/step |"
-    assert header in proc.stdout
-    rows = [line for line in proc.stdout.splitlines()
-            if line.startswith(("| rnn |", "| lstm |", "| gru |"))]
-    assert [row.split("|")[1].strip() for row in rows] == ["rnn", "lstm", "gru"]
-    assert "Memory: LSTM" in proc.stdout
-    assert out.read_text().strip() == proc.stdout.strip()
+    proc = run_quick("bench_jacobians.py", out, timeout=300)
+    bench = load_bench()
+    assert bench.HEADER in proc.stdout
+    columns = [c.strip() for c in bench.HEADER.split("|")[1:-1]]
+    # A peer that is not installed shows "-"; one that is shows a time (and agreed with gradflow).
+    peers = {"JAX": "jax", "torch.func": "torch"}
+    for heading in ("## 1 BLAS thread\n", "## 2 BLAS threads\n"):
+        rows = table_rows(proc.stdout, heading)
+        assert [r[0] for r in rows] == ["rnn", "lstm", "gru", "user (MGU)"]
+        assert [int(r[2]) for r in rows] == [8, 16, 8, 8]  # n: the LSTM's state is (h, c)
+        for row in rows:
+            cell = dict(zip(columns, row))
+            for column in ("gradflow ms/step", "autograd", "matmul"):
+                assert float(cell[column]) > 0
+            assert float(cell["gradflow / matmul"]) == pytest.approx(
+                float(cell["gradflow ms/step"]) / float(cell["matmul"]), rel=0.02)
+            for column, module in peers.items():
+                installed = importlib.util.find_spec(module) is not None
+                assert (cell[column] != "-") == installed, (column, row)
+            assert 0 <= float(cell["agree"]) <= 1e-10
+    assert "## Targets (issue 12)" in proc.stdout
+    assert "## Memory and length: LSTM, H = 8 (n = 16), T = 200" in proc.stdout
+    assert "tracemalloc on" in proc.stdout
+    assert "## Where gradflow's time goes" in proc.stdout
+    assert out.read_text() == proc.stdout
+
+
+def load_bench():
+    """benchmarks/bench_jacobians.py as a module (its folder on sys.path for its helper)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        return importlib.import_module("bench_jacobians")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "user (MGU)"])
+def test_the_peer_cells_are_gradflows_equations(name):
+    """The cells written for JAX and torch (here run on numpy arrays) compute what gradflow's
+    built-in cells and the autograd.numpy user cell compute, on the same weights."""
+    bench = load_bench()
+    routes = bench.routes
+    p = bench.problem(name, 5, 3, seed=2)
+    ops = SimpleNamespace(tanh=np.tanh, sigmoid=lambda a: 1 / (1 + np.exp(-a)),
+                          cat=np.concatenate)
+    step = routes.peer_step(name, p["params"], ops)
+    for t in range(3):
+        s = p["states"][t] + 0.3  # off the trajectory: nonzero c and h for every cell
+        np.testing.assert_allclose(step(s, p["inputs"][t]),
+                                   p["cell"](p["params"], s, p["inputs"][t]),
+                                   rtol=1e-13, atol=1e-15)
+
+
+def test_disagreement_finds_the_largest_difference_and_refuses_nan():
+    bench = load_bench()
+    ours = np.array([[0.0, -np.inf], [1.0, 2.0]])
+    assert bench.disagreement(ours, ours.copy()) == (0.0, 0, 0)  # equal infinities agree
+    theirs = ours.copy()
+    theirs[1, 1] += 3e-10
+    diff, d, k = bench.disagreement(ours, theirs)
+    assert (d, k) == (1, 1) and diff == pytest.approx(3e-10, rel=1e-3)
+    theirs[0, 0] = np.nan
+    assert bench.disagreement(ours, theirs) == (np.inf, 0, 0)
+    assert bench.disagreement(ours, ours[:1])[0] == np.inf  # a missing distance
+
+
+def test_update_readme_replaces_only_the_marked_block(tmp_path):
+    bench = load_bench()
+    results = tmp_path / "results.md"
+    results.write_text("# Title\n\nMachine: x.\n\n## 1 BLAS thread\n\n| a |\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{bench.BEGIN}\nold table\n{bench.END}\nafter\n")
+    bench.update_readme(results, readme)
+    assert readme.read_text() == (f"before\n{bench.BEGIN}\nMachine: x.\n\n**1 BLAS thread**"
+                                  f"\n\n| a |\n{bench.END}\nafter\n")
 
 
 def test_quick_depth_benchmark_runs_and_prints_a_table(tmp_path):
