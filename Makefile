@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_depth.py
 	$(BIN)/python benchmarks/bench_sweep.py
 	$(BIN)/python benchmarks/bench_lyapunov.py
+	$(BIN)/python benchmarks/bench_training_flow.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

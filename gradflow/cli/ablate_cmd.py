@@ -19,7 +19,7 @@ from ..training.tasks import TASKS
 from .base import ablate, check_results_path, fail, plot, progress_bar, write_results
 from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,
                       save_figure)
-from .flow_options import check_flow_exponents, flow_lines, flow_options
+from .checkpoints import check_flow_exponents, checkpoint_options, flow_lines
 from .options import LAYER_OPTIONS, check_lag, skip_options
 from .params import FiniteFloat
 
@@ -146,7 +146,7 @@ def draw_ablation(results, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE
 @skip_options
 @LAYER_OPTIONS[0]
 @LAYER_OPTIONS[2]
-@flow_options
+@checkpoint_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, truncation,
              thresholds, modes, max_loss, seed, fmt, output, figure, skip, skip_scale,

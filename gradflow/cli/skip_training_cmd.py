@@ -18,7 +18,7 @@ from ..training.skip_training import (DELAYS, EXTRA_CELLS, SKIP_TRAINING_TASKS, 
 from .base import ablate, check_results_path, one_line_errors, plot, progress_bar, \
     emit
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .flow_options import check_flow_exponents, flow_lines, flow_options
+from .checkpoints import check_flow_exponents, checkpoint_options, flow_lines
 from .params import FINITE, FilePath, FiniteFloat
 from .plot_cmds import read_results
 
@@ -126,10 +126,11 @@ def _settings_line(metadata):
             "sequences")
 
 
-def _flow_runs(result):
+def flow_runs(result):
     """The runs' FlowRuns labelled by what tells them apart: model, and task, delay and seed
     where the runs have several."""
-    varying = [k for k in ("task", "delay", "seed") if len({getattr(r, k) for r in result.runs}) > 1]
+    varying = [k for k in ("task", "delay", "seed")
+               if len({getattr(r, k) for r in result.runs}) > 1]
     words = {"task": lambda r: r.task, "delay": lambda r: f"T={r.delay}",
              "seed": lambda r: f"seed {r.seed}"}
     return [f._replace(label=" ".join([r.model] + [words[k](r) for k in varying]))
@@ -239,7 +240,7 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
               help="Also draw accuracy against delay, one panel per task, to FILE (.png, .pdf, "
                    ".svg).")
 @click.option("--skip", hidden=True, expose_value=False, callback=_refuse_skip)
-@flow_options
+@checkpoint_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidden, batch,
                           updates, lr, optimizer, clip_threshold, forget_bias, skip_scale,
@@ -287,7 +288,7 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
                                progress=lambda: bar.update(1), **flow)
     table = skip_training_to_table(result)
     text = (lambda: accuracy_tables(result)) if not flow else \
-        (lambda: "\n".join([accuracy_tables(result)] + flow_lines(_flow_runs(result))))
+        (lambda: "\n".join([accuracy_tables(result)] + flow_lines(flow_runs(result))))
     emit(table, text, fmt, output)
     if figure is not None:
         draw_skip_training(result, figure)

@@ -39,7 +39,7 @@ from .tasks import make_task, memory_distance
 __all__ = ["FLOW_SAMPLES", "FLOW_EXPONENTS", "FLOW_SEED_CHILD", "FIXED_DISTANCES", "GATES",
            "FlowPoint", "FlowRecord", "FlowRun", "flow_sequences", "flow_checkpoint",
            "highway_carry", "flow_columns", "flow_column_names", "flow_from_columns",
-           "flow_runs_from_table", "flow_runs_to_table", "checkpoint_updates"]
+           "flow_runs_from_table", "flow_runs_to_table", "checkpoint_updates", "Recorder"]
 
 FLOW_SAMPLES = 4      # held-out sequences per checkpoint (the cost grows with them)
 FLOW_EXPONENTS = 3    # leading Lyapunov exponents recorded
@@ -290,3 +290,65 @@ def flow_from_columns(columns):
         lyapunov=np.stack([_floats(columns[f"lyapunov_{i}"])[order]
                            for i in range(1, k + 1)], axis=1) if k else np.zeros((len(order), 0)),
         gates=gates, length=length, delay=delay)
+
+
+def flow_runs_to_table(runs, metadata=None):
+    """A long `Table` (kind 'training_flow'): one row per run and update u = 0..U, columns
+    `run` (the label), `update`, `loss` (the mini-batch loss before update u, empty at u = 0)
+    and the flow columns (`flow_column_names`), filled where a checkpoint was taken of the
+    weights after u updates and empty elsewhere. `metadata` (what made the runs) is kept, with
+    the runs' baselines under `baseline`."""
+    from ..io.results import Table
+
+    runs = list(runs)
+    exponents = runs[0].flow.lyapunov.shape[1]
+    names = ("run", "update", "loss") + flow_column_names(exponents)
+    columns = {name: [] for name in names}
+    for r in runs:
+        rows = len(r.loss) + 1
+        columns["run"] += [r.label] * rows
+        columns["update"] += list(range(rows))
+        columns["loss"] += [None] + [float(v) for v in r.loss]
+        for name, values in flow_columns(r.flow, range(rows), exponents).items():
+            columns[name] += values
+    types = {"run": str, "update": int}
+    meta = {**(metadata or {}), "kind": "training_flow",
+            "baseline": {r.label: float(r.baseline) for r in runs}}
+    return Table({k: np.array(v, dtype=types.get(k, object)) for k, v in columns.items()}, meta)
+
+
+def flow_runs_from_table(table, key=("run",), label=None):
+    """The `FlowRun`s of a table with an `update` column and the flow columns, one per
+    distinct value of the `key` columns, in the order of their first row (kind
+    'training_flow': key ('run',)). `label(first_row)` names a run (default: its key values
+    joined by spaces); a run's baseline is the metadata's (`baseline`, per label or one number)
+    or its `baseline` column, else nan. Runs without a checkpoint are left out. Raises
+    ValueError naming the first missing column."""
+    for name in key + ("update", "loss") + flow_column_names(0)[:6]:
+        if name not in table.columns:
+            raise ValueError(f"no column {name!r}: not a table with flow checkpoints (train "
+                             "with --flow-every)")
+    keys = list(zip(*(np.asarray(table.columns[k]).tolist() for k in key)))
+    rows_of = {}
+    for i, k in enumerate(keys):
+        rows_of.setdefault(k, []).append(i)
+    baseline = table.metadata.get("baseline")
+    runs = []
+    for k, rows in rows_of.items():
+        part = {name: np.asarray(v)[rows] for name, v in table.columns.items()}
+        flow = flow_from_columns(part)
+        if flow is None:
+            continue
+        first = {name: v[0] for name, v in part.items()}
+        name = label(first) if label is not None else " ".join(str(v) for v in k)
+        update = np.asarray(part["update"], dtype=int)
+        order = np.argsort(update, kind="stable")
+        loss = _floats(part["loss"])[order][update[order] >= 1]
+        if isinstance(baseline, dict):
+            base = baseline.get(name, np.nan)
+        elif baseline is not None:
+            base = baseline
+        else:
+            base = _floats(part["baseline"])[0] if "baseline" in part else np.nan
+        runs.append(FlowRun(name, loss, flow, float(base)))
+    return runs

@@ -22,8 +22,8 @@ from .._version import __version__
 from ..cells.builtin import CELLS, get_cell
 from ..cells.skips import parse_skip, transform
 from .evaluation import evaluate
-from .flow import FLOW_EXPONENTS, FLOW_SAMPLES, FlowRun, flow_column_names, flow_columns, \
-    flow_from_columns
+from .flow import (FLOW_EXPONENTS, FLOW_SAMPLES, FlowRun, flow_column_names, flow_columns,
+                   flow_runs_from_table)
 from .loop import _check_memory, _check_settings, init_model, train
 from .tasks import TASKS, make_task, task_shape
 
@@ -423,14 +423,6 @@ def skip_training_from_table(table):
     meta = {k: v for k, v in table.metadata.items() if k not in ("kind", "largest_solved")}
     flows = None
     if "verdict" in table.columns and "update" in table.columns:
-        flows = []
-        for rows in rows_of.values():
-            part = {k: np.asarray(v)[rows] for k, v in table.columns.items()}
-            update = np.asarray(part["update"], dtype=int)
-            order = np.argsort(update, kind="stable")
-            loss = np.array([np.nan if v is None or v == "" else v
-                             for v in np.asarray(part["loss"], dtype=object)[order]], dtype=float)
-            flows.append(FlowRun(runs[len(flows)].model, loss[update[order] >= 1],
-                                 flow_from_columns(part), runs[len(flows)].baseline))
-        flows = tuple(flows)
+        flows = tuple(flow_runs_from_table(table, ("model", "task", "delay", "seed"),
+                                           label=lambda row: str(row["model"])))
     return SkipTraining(runs, meta, flows)

@@ -7,15 +7,15 @@ import click
 
 from ..training.flow import FLOW_EXPONENTS, FLOW_SAMPLES
 
-__all__ = ["flow_options", "check_flow_exponents", "flow_lines"]
+__all__ = ["checkpoint_options", "check_flow_exponents", "flow_lines"]
 
 
-def flow_options(command=None, *, every_default=None):
+def checkpoint_options(command=None, *, every_default=None):
     """Add --flow-every, --flow-samples and --flow-exponents to a training command (parameters
     flow_every, flow_samples, flow_exponents). `every_default` is --flow-every's default (None:
     no checkpoints unless asked for)."""
     if command is None:
-        return lambda cmd: flow_options(cmd, every_default=every_default)
+        return lambda cmd: checkpoint_options(cmd, every_default=every_default)
     options = [
         click.option("--flow-every", type=click.IntRange(min=1), default=every_default,
                      show_default=every_default is not None, metavar="N",
@@ -23,9 +23,9 @@ def flow_options(command=None, *, every_default=None):
                           "N-th and after the last, measure the current weights on held-out "
                           "sequences of the task (decay verdict, factor per step, horizon, "
                           "log10 norms at distances 1, 10 and the task's delay, leading "
-                          "Lyapunov exponents, mean memory gate); written with the records "
-                          "of -o. " + ("" if every_default is not None else
-                                       "[default: none]")),
+                          "Lyapunov exponents, mean memory gate), kept with the training "
+                          "records." + ("" if every_default is not None else
+                                        " [default: none]")),
         click.option("--flow-samples", type=click.IntRange(min=1), default=FLOW_SAMPLES,
                      show_default=True, metavar="S",
                      help="Held-out sequences per checkpoint (drawn from the seed, never "
