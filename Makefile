@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BENCH_PYTHON) benchmarks/bench_depth.py
 	$(BENCH_PYTHON) benchmarks/bench_sweep.py
 	$(BENCH_PYTHON) benchmarks/bench_lyapunov.py
+	$(BENCH_PYTHON) benchmarks/bench_training_flow.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -145,3 +145,13 @@ def test_quick_lyapunov_benchmark_runs_both_routes_and_checks_the_henon_sum(tmp_
     assert abs(float(henon[5]) - 0.419) < 0.02  # the top exponent, ln per step
     assert abs(float(henon[6])) < 1e-12         # sum - ln 0.3
     assert out.read_text() == proc.stdout
+
+
+def test_quick_training_flow_benchmark_compares_runs_with_and_without_checkpoints(tmp_path):
+    out = tmp_path / "flow.md"
+    proc = run_quick("bench_training_flow.py", out, timeout=120)
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines()
+            if line.startswith("| tiny |")]
+    assert [r[1].strip() for r in rows] == ["rnn", "lstm"]
+    assert all(int(r[5]) == 2 for r in rows)  # every 20 updates: at 0 and at the end, 12
+    assert out.read_text().strip() == proc.stdout.strip()

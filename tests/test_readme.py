@@ -221,6 +221,63 @@ def skip_training_phrases():
             f"{fixed(copy['rnn']['mean_T20'], 2)})"]
 
 
+def training_flow_phrases():
+    from fractions import Fraction
+
+    n = Numbers("training_flow")
+    m = n.meta
+    rnn, lstm, gru = (n.row(cell=c) for c in ("rnn", "lstm", "gru"))
+    whole = lambda x: str(int(x))  # noqa: E731  (an update or a distance, read back as float)
+    nan = lambda x: x is None or x != x  # noqa: E731
+    assert nan(rnn["update_near_zero"]) and nan(rnn["update_leaving"])  # "never learns"
+    assert nan(rnn["horizon_start"]) and nan(lstm["horizon_smallest"]) and \
+        nan(gru["horizon_smallest"])  # "no distance leaves the band", "neither leaves"
+    assert lstm["update_near_zero"] < lstm["update_leaving"] and \
+        gru["update_near_zero"] < gru["update_leaving"]  # "before it learns the task"
+    assert 0 < lstm["lyapunov_1_end"] < 0.05 and 0 < gru["lyapunov_1_end"] < 0.05  # "just above"
+    assert (m["optimizer"], m["clip_mode"]) == ("adam", "norm")
+    frac = str(Fraction(m["leaves"]).limit_denominator(10))
+    d = m["delay_distance"]
+    return [f"delayed recall at T = {m['steps']} (the first of {m['steps'] + 1} tokens, asked "
+            f"for after {m['steps']} distractors",
+            f"seed {m['seed']} with H = {m['hidden']}, batch {m['batch']}, {m['updates']} updates "
+            f"of Adam at learning rate {m['lr']:g}, global-norm clipping at {m['threshold']:g}",
+            f"every {m['flow_every']} updates a checkpoint of the current weights on "
+            f"{m['flow_samples']} held-out sequences of the task ({m['length']} steps; the answer "
+            f"lies {d} steps back",
+            f"(mean of {m['window']} updates; the memoryless loss {fixed(m['baseline'], 3)} "
+            "dashed)",
+            f"hollow where it does not within the {m['length']} steps",
+            f"by update {whole(lstm['update_near_zero'])} its leading exponent has risen from "
+            f"{fixed(lstm['lyapunov_1_start'], 3)} to {fixed(lstm['lyapunov_1_near_zero'], 3)} per "
+            f"step and its norm at distance {d} from 10^{fixed(lstm['log10_norm_delay_start'], 2)}"
+            f" to 10^{fixed(lstm['log10_norm_delay_near_zero'], 2)}",
+            f"(the mean of {m['window']} updates first falls below {frac} of it at update "
+            f"{whole(lstm['update_leaving'])})",
+            f"its forget gate has moved only from {fixed(lstm['gate_start'], 3)} to "
+            f"{fixed(lstm['gate_near_zero'], 3)}; the gate opens to "
+            f"{fixed(lstm['gate_leaving'], 3)} by update {whole(lstm['update_leaving'])} and to "
+            f"{fixed(lstm['gate_end'], 3)} by the end (loss {fixed(lstm['loss_end'], 2)})",
+            f"its exponent rises from {fixed(gru['lyapunov_1_start'], 3)} to "
+            f"{fixed(gru['lyapunov_1_near_zero'], 3)} by update {whole(gru['update_near_zero'])} "
+            f"and its norm at the delay from 10^{fixed(gru['log10_norm_delay_start'], 2)} to "
+            f"10^{fixed(gru['log10_norm_delay_near_zero'], 2)}, its loss falls below {frac} of "
+            f"the memoryless level at update {whole(gru['update_leaving'])}, and its keep "
+            f"fraction moves from {fixed(gru['gate_start'], 3)} to "
+            f"{fixed(gru['gate_near_zero'], 3)} by update {whole(gru['update_near_zero'])} and "
+            f"ends at {fixed(gru['gate_end'], 3)} (loss {fixed(gru['loss_end'], 2)})",
+            f"just above 0 ({fixed(lstm['lyapunov_1_end'], 3)} and "
+            f"{fixed(gru['lyapunov_1_end'], 3)} per step)",
+            f"(10^{fixed(rnn['log10_norm_delay_start'], 2)} at the delay)",
+            f"below the delay at {whole(rnn['horizon_below_delay'])} of the {m['checkpoints']} "
+            f"checkpoints (down to {whole(rnn['horizon_smallest'])} steps; "
+            f"{whole(rnn['horizon_end'])} at the end), its leading exponent falls from "
+            f"{fixed(rnn['lyapunov_1_start'], 3)} to {fixed(rnn['lyapunov_1_end'], 3)} per step "
+            f"and its norm at the delay to 10^{fixed(rnn['log10_norm_delay_end'], 2)}",
+            f"(loss {fixed(rnn['loss_start'], 2)} over the first {m['window']} updates, "
+            f"{fixed(rnn['loss_end'], 2)} over the last {m['window']})"]
+
+
 def depth_phrases():
     n = Numbers("depth")
     m = n.meta
@@ -375,6 +432,7 @@ SECTIONS = {
     "Pascanu's cliff": cliff_phrases,
     "Skip connections: what they change about the flow": skip_phrases,
     "Skip connections: what they change about learning": skip_training_phrases,
+    "Gradient flow while networks learn": training_flow_phrases,
     "Truncated BPTT: what it throws away": truncation_phrases,
     "Depth: stacked layers, and deep feed-forward networks": depth_phrases,
     "Input sensitivity: how far back, and ahead, the output sees": sensitivity_phrases,
@@ -399,6 +457,8 @@ CONSTANTS = {
     # the lag in skip:4 and dense:4, the copy task's 10 tokens, chance 1/8, the default forget
     # bias 1 (in words: "twice", "two of the three", "three times")
     "Skip connections: what they change about learning": {"4", "10", "1/8", "1"},
+    # forget bias 1 and 1 - z; the band [1e-3, 1e3] of the horizon's definition
+    "Gradient flow while networks learn": {"1", "1e-3", "1e3"},
     # seed 003; W_y ~ N(0, 1/H); k = 1 (one step); the 90 % of the cosine 0.9 that is read off
     "Truncated BPTT: what it throws away": {"003", "0", "1", "90", "0.9"},
     # the seed's number; the years of the papers cited

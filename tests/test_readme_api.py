@@ -46,6 +46,9 @@ def test_the_python_api_section_runs(tmp_path, monkeypatch):
     np.testing.assert_allclose(cut.cosine[:, -1], 1.0, atol=1e-12)
     np.testing.assert_array_equal(cut.lost_share[:, -1], 0.0)
     assert namespace["run"].params["weight_out"].shape == (8, 16)
+    learning = namespace["learning"]  # the same run with gradient-flow checkpoints
+    np.testing.assert_array_equal(learning.loss, namespace["run"].loss)
+    assert learning.flow.update.tolist() == [0, 20, 40, 60] and "forget" in learning.flow.gates
     depth, sens = namespace["depth"], namespace["sens"]
     assert depth.log10_spectral_norm.shape == (3, 100)
     assert depth.log10_spectral_norm[2, 0] == pytest.approx(0.0, abs=1e-12)  # identity at d = 0

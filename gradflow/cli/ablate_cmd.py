@@ -12,12 +12,14 @@ from ..cells.layers import stack
 from ..cells.skips import transform
 from ..io.results import FORMATS, read_table, table_to_text
 from ..training.clipping import CLIP_MODES
+from ..training.flow import FlowRun
 from ..training.loop import (ABLATION_COLUMNS, OPTIMIZERS, ablation_from_table, ablation_to_table,
                              clipping_ablation, summarize)
 from ..training.tasks import TASKS
 from .base import ablate, check_results_path, fail, plot, progress_bar, write_results
 from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,
                       save_figure)
+from .checkpoints import check_flow_exponents, checkpoint_options, flow_lines
 from .options import LAYER_OPTIONS, check_lag, skip_options
 from .params import FiniteFloat
 
@@ -72,6 +74,11 @@ def _table(results):
                  f"last {FINAL_LOSS_WINDOW} updates; for mode none the threshold is only the "
                  "reference for ||g||>thr")
     return "\n".join(lines)
+
+
+def _run_label(result):
+    m = result.metadata
+    return "none" if m["clip_mode"] == "none" else f"{m['clip_mode']} {m['threshold']:g}"
 
 
 def draw_ablation(results, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE_SIZE[1],
@@ -139,10 +146,12 @@ def draw_ablation(results, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE
 @skip_options
 @LAYER_OPTIONS[0]
 @LAYER_OPTIONS[2]
+@checkpoint_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, truncation,
              thresholds, modes, max_loss, seed, fmt, output, figure, skip, skip_scale,
-             highway_bias, layers, layer_residual, quiet):
+             highway_bias, layers, layer_residual, flow_every, flow_samples, flow_exponents,
+             quiet):
     """Train one cell on one task from one seed under each clipping mode and threshold.
 
     Records, one row per run and update: mode, threshold, update (1-based), loss (mini-batch
@@ -150,7 +159,8 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
     after clipping; nan when not finite), clipped (1 if clipping changed the gradient),
     nonfinite (1 if the loss, gradient or new parameters had nan or inf). JSON and NPZ are
     gradflow results files (kind 'clipping') whose metadata holds what made the runs and the
-    summary table. A run that blows up is stopped and reported, not raised.
+    summary table. A run that blows up is stopped and reported, not raised. With --flow-every
+    the records gain the flow columns (README, output formats) and a row at update 0.
     """
     ctx = click.get_current_context()
     if output is not None:
@@ -166,6 +176,10 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
     model = transform(get_cell(cell), skip, scale=skip_scale, highway_bias=highway_bias)
     if (layers or 1) > 1 or layer_residual:
         model = stack([model] * (layers or 1), residual=layer_residual)
+    if flow_every is not None:
+        check_flow_exponents(flow_exponents, model.state_blocks * hidden)
+    flow = {} if flow_every is None else {"flow_every": flow_every, "flow_samples": flow_samples,
+                                          "flow_exponents": flow_exponents}
     runs = sum(1 if m == "none" else len(thresholds) for m in modes)
     with progress_bar(runs * updates, "training", quiet) as bar:
         try:
@@ -173,18 +187,22 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
                                         steps=steps, hidden=hidden, batch=batch, updates=updates,
                                         lr=lr, optimizer=optimizer, scale=scale,
                                         truncation=truncation, seed=seed, max_loss=max_loss,
-                                        progress=lambda: bar.update(1))
+                                        progress=lambda: bar.update(1), **flow)
         except ValueError as err:
             fail(str(err))
         except MemoryError as err:  # the up-front estimate (training.memory_needed) fell short
             fail(f"out of memory ({err or 'no detail'}): make the model, the task or the batch "
                  "smaller")
     table = ablation_to_table(results, FINAL_LOSS_WINDOW)
+    text = _table(results)
+    if flow:
+        text = "\n".join([text] + flow_lines([FlowRun(_run_label(r), r.loss, r.flow, r.baseline)
+                                               for r in results]))
     if output is not None:
         write_results(output, table)
-        click.echo(_table(results))
+        click.echo(text)
     elif fmt == "table":
-        click.echo(_table(results))
+        click.echo(text)
     else:
         click.echo(table_to_text(table, fmt), nl=False)
     if figure is not None:

@@ -18,6 +18,7 @@ from ..training.skip_training import (DELAYS, EXTRA_CELLS, SKIP_TRAINING_TASKS, 
 from .base import ablate, check_results_path, one_line_errors, plot, progress_bar, \
     emit
 from .figures import check_figure_path, figure_options, new_figure, save_figure
+from .checkpoints import check_flow_exponents, checkpoint_options, flow_lines
 from .params import FINITE, FilePath, FiniteFloat
 from .plot_cmds import read_results
 
@@ -125,6 +126,17 @@ def _settings_line(metadata):
             "sequences")
 
 
+def flow_runs(result):
+    """The runs' FlowRuns labelled by what tells them apart: model, and task, delay and seed
+    where the runs have several."""
+    varying = [k for k in ("task", "delay", "seed")
+               if len({getattr(r, k) for r in result.runs}) > 1]
+    words = {"task": lambda r: r.task, "delay": lambda r: f"T={r.delay}",
+             "seed": lambda r: f"seed {r.seed}"}
+    return [f._replace(label=" ".join([r.model] + [words[k](r) for k in varying]))
+            for r, f in zip(result.runs, result.flows)]
+
+
 def accuracy_tables(result):
     """Per task: the held-out accuracy (mean over seeds) per model and delay, and the largest
     delay each model solves; the text people read."""
@@ -228,10 +240,12 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
               help="Also draw accuracy against delay, one panel per task, to FILE (.png, .pdf, "
                    ".svg).")
 @click.option("--skip", hidden=True, expose_value=False, callback=_refuse_skip)
+@checkpoint_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidden, batch,
                           updates, lr, optimizer, clip_threshold, forget_bias, skip_scale,
-                          highway_bias, seeds, eval_batch, workers, fmt, output, figure, quiet):
+                          highway_bias, seeds, eval_batch, workers, fmt, output, figure,
+                          flow_every, flow_samples, flow_exponents, quiet):
     """Train the base cell under each skip connection, and the other cells, on tasks that need
     memory at several delays: the same budget, optimizer, clipping and seeds for all.
 
@@ -239,7 +253,9 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
     outputs that need memory (recall: the answer at the query; copy: the 10 copied tokens, not
     the blanks). Prints, per task, the accuracy (mean over the seeds) per model and delay, and
     the largest delay each model solves: where its mean accuracy is at least 0.9. A run whose
-    loss stops being finite is stopped and reported (diverged), not raised.
+    loss stops being finite is stopped and reported (diverged), not raised. With --flow-every
+    every run's flow checkpoints are recorded: -o then writes one row per run and update
+    (README, output formats).
     """
     if output is not None:
         check_results_path(output)
@@ -256,6 +272,11 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
             raise click.BadParameter(f"{v}: the lag {lag} is longer than the shortest sequence "
                                      f"({task} at delay {delay}: {length} steps)",
                                      param_hint="--variants")
+    flow = {}
+    if flow_every is not None:
+        check_flow_exponents(flow_exponents, hidden)  # the smallest state of any model: H
+        flow = {"flow_every": flow_every, "flow_samples": flow_samples,
+                "flow_exponents": flow_exponents}
     runs = sum(map(len, delays.values())) * len(seeds) * (len(variants) + len(extra_cells))
     with one_line_errors(), progress_bar(runs, "training runs", quiet) as bar:
         result = skip_training(cell, variants=variants, extra_cells=extra_cells, tasks=tasks,
@@ -264,9 +285,11 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
                                clip_threshold=clip_threshold, skip_scale=skip_scale,
                                highway_bias=highway_bias, forget_bias=forget_bias,
                                eval_batch=eval_batch, workers=workers,
-                               progress=lambda: bar.update(1))
+                               progress=lambda: bar.update(1), **flow)
     table = skip_training_to_table(result)
-    emit(table, lambda: accuracy_tables(result), fmt, output)
+    text = (lambda: accuracy_tables(result)) if not flow else \
+        (lambda: "\n".join([accuracy_tables(result)] + flow_lines(flow_runs(result))))
+    emit(table, text, fmt, output)
     if figure is not None:
         draw_skip_training(result, figure)
 

@@ -11,7 +11,7 @@ whole sequence but back-propagates only within windows of k steps. Optimizers ar
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import autograd.numpy as anp
 import numpy as np
@@ -23,6 +23,8 @@ from ..cells.builtin import get_cell
 from ..cells.initializers import init_params
 from ..engine.memory import available_bytes
 from .clipping import CLIP_MODES, clip, global_norm
+from .flow import (FLOW_EXPONENTS, FLOW_SAMPLES, FlowRecord, Recorder, flow_column_names,
+                   flow_columns, flow_from_columns)
 from .tasks import TASKS, loss_sum, make_task, task_shape
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
@@ -182,6 +184,8 @@ class TrainingResult:
     changed the gradient; nonfinite: the loss, the gradient or the updated parameters were nan or
     inf. `diverged`: the run was stopped because of nonfinite values or a loss above `max_loss`.
     `params` are the parameters after the last recorded update (before it if that was nonfinite); `metadata` says what made the run.
+    `flow`: the gradient-flow checkpoints (`gradflow.training.flow.FlowRecord`) when `train`
+    was asked for them (`flow_every`), else None.
     """
     loss: np.ndarray
     grad_norm_before: np.ndarray
@@ -192,6 +196,7 @@ class TrainingResult:
     params: dict
     baseline: float
     metadata: dict = field(default_factory=dict)
+    flow: Optional[FlowRecord] = None
 
 
 def _finite(tree):
@@ -203,7 +208,8 @@ def _resolve_cell(cell):
 
 
 def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, threshold,
-                    truncation, scale, forget_bias, max_loss):
+                    truncation, scale, forget_bias, max_loss, flow_every=None,
+                    flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS):
     """ValueError (one line, naming the setting) for settings no run can use. nan compares
     false with everything, so each test is written to fail for nan."""
     if clip_mode not in CLIP_MODES:
@@ -228,6 +234,12 @@ def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, t
         raise ValueError(f"the forget bias must be finite, got {forget_bias}")
     if not max_loss > 0:  # inf is allowed: no blow-up limit, only nan or inf stop a run
         raise ValueError(f"the blow-up limit max_loss must be positive, got {max_loss}")
+    for name, value in (("flow_every", flow_every), ("flow_samples", flow_samples),
+                        ("flow_exponents", flow_exponents)):
+        if value is None and name == "flow_every":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
 # Peak memory of one BPTT update, measured with tracemalloc for the RNN, LSTM and GRU (H = 16
@@ -264,7 +276,8 @@ def _check_memory(cell, task, steps, hidden, batch, truncation):
 
 def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optimizer="sgd",
           clip_mode="none", threshold=1.0, truncation=None, init="gaussian", scale=1.0,
-          forget_bias=1.0, seed=0, max_loss=1e6, params=None, state0=None, progress=None):
+          forget_bias=1.0, seed=0, max_loss=1e6, params=None, state0=None, progress=None,
+          flow_every=None, flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS):
     """Train `cell` with a linear read-out on `task` and record every update.
 
     Args:
@@ -284,6 +297,12 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
       max_loss: a loss above this counts as a blow-up (the run has left any useful region long
         before it overflows); it is recorded and the run stopped, as for nan or inf.
       progress: optional callable, called with no argument after every update.
+      flow_every: N to take a gradient-flow checkpoint (`gradflow.training.flow`) of the
+        current weights before the first update, after every N-th update and after the last
+        (also a run stopped early), on `flow_samples` held-out sequences of the task, with the
+        leading `flow_exponents` Lyapunov exponents; None (the default) takes none. The
+        checkpoints draw from their own seed (child 4 of SeedSequence(seed)): the losses and
+        weights of a run are the same bit for bit with and without them.
 
     Returns:
       A `TrainingResult`. A run whose loss exceeds `max_loss` or in which anything becomes nan or
@@ -293,12 +312,15 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
       ValueError: for settings no run can use: an unknown name, a size below 1, a learning
         rate, threshold or scale that is not positive (scale: not negative) and finite, a
         non-finite forget bias, a max_loss that is not positive (inf is allowed: no limit),
-        or (built-in cells) sizes whose `memory_needed` exceeds `memory.available_bytes`.
+        a flow_every, flow_samples or flow_exponents below 1 (flow_exponents also above the
+        state size), or (built-in cells) sizes whose `memory_needed` exceeds
+        `memory.available_bytes`.
     """
     _check_settings(clip_mode=clip_mode, optimizer=optimizer, task=task, hidden=hidden,
                     batch=batch, updates=updates, lr=lr, threshold=threshold,
                     truncation=truncation, scale=scale, forget_bias=forget_bias,
-                    max_loss=max_loss)
+                    max_loss=max_loss, flow_every=flow_every, flow_samples=flow_samples,
+                    flow_exponents=flow_exponents)
     cell = _resolve_cell(cell)
     if hasattr(cell, "gate_blocks") and params is None:  # user cells: no estimate of their size
         _check_memory(cell, task, steps, hidden, batch, truncation)
@@ -319,6 +341,14 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
             raise ValueError("a user cell needs state0")
         state0 = np.zeros(cell.state_size(params))
     state0 = np.asarray(state0, dtype=float)
+    recorder = None
+    if flow_every is not None:
+        if flow_exponents > state0.shape[-1]:
+            raise ValueError(f"flow_exponents must be at most the state size "
+                             f"{state0.shape[-1]}, got {flow_exponents}")
+        recorder = Recorder(cell, task, steps, seed, state0, samples=flow_samples,
+                            exponents=flow_exponents)
+        recorder.take(0, params)
 
     opt = OPTIMIZERS[optimizer](lr)
     opt_state = opt.init(params)
@@ -347,9 +377,14 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
             progress()
         if not bad:
             params = new_params
+        done = len(records["loss"]) - bad  # updates applied to params
+        if recorder is not None and done % flow_every == 0:
+            recorder.take(done, params)
         if bad or loss > max_loss:
             diverged = True
             break
+    if recorder is not None:
+        recorder.take(len(records["loss"]) - records["nonfinite"][-1], params)
 
     metadata = {"cell": getattr(cell, "name", getattr(cell, "__name__", "user")),
                 "task": task, "steps": steps, "sequence_length": int(probe.inputs.shape[0]),
@@ -359,12 +394,16 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
                 "threshold": threshold, "truncation": truncation, "init": init, "scale": scale,
                 "seed": seed, "max_loss": max_loss, **getattr(cell, "settings", {}),
                 "gradflow_version": __version__}
+    if recorder is not None:  # only then: the metadata of a run without checkpoints is as before
+        metadata.update(flow_every=flow_every, flow_samples=flow_samples,
+                        flow_exponents=flow_exponents)
     return TrainingResult(np.array(records["loss"], dtype=float),
                           np.array(records["before"], dtype=float),
                           np.array(records["after"], dtype=float),
                           np.array(records["clipped"], dtype=bool),
                           np.array(records["nonfinite"], dtype=bool),
-                          diverged, params, float(baseline), metadata)
+                          diverged, params, float(baseline), metadata,
+                          None if recorder is None else recorder.record())
 
 
 class Summary(NamedTuple):
@@ -439,25 +478,43 @@ def ablation_to_table(results, window=10):
     not finite), clipped and nonfinite (1 or 0). The metadata holds what made the runs (the
     first run's metadata without its mode and threshold), the memoryless `baseline` loss, the
     `final_loss_window` and `summary`: one `summarize(run, window)` dict per run, in order.
+
+    When the runs carry flow checkpoints (`train(flow_every=N)`), the flow columns follow
+    (`flow.flow_column_names`), filled on the row of `update` u with the checkpoint of the
+    weights after u updates and empty elsewhere, and every run has a row at update 0 (its
+    initial weights), whose training columns are empty.
     """
     from ..io.results import Table
 
-    columns = {name: [] for name in ABLATION_COLUMNS}
+    flows = [r.flow for r in results if r.flow is not None]
+    exponents = flows[0].lyapunov.shape[1] if flows else 0
+    names = ABLATION_COLUMNS + (flow_column_names(exponents) if flows else ())
+    columns = {name: [] for name in names}
     for r in results:
         n = len(r.loss)
-        columns["mode"] += [r.metadata["clip_mode"]] * n
-        columns["threshold"] += [float(r.metadata["threshold"])] * n
-        columns["update"] += list(range(1, n + 1))
-        columns["loss"] += [float(v) for v in r.loss]
-        columns["grad_norm_before"] += [float(v) for v in r.grad_norm_before]
-        columns["grad_norm_after"] += [float(v) for v in r.grad_norm_after]
-        columns["clipped"] += [int(v) for v in r.clipped]
-        columns["nonfinite"] += [int(v) for v in r.nonfinite]
+        first = 0 if flows else 1
+        columns["mode"] += [r.metadata["clip_mode"]] * (n + 1 - first)
+        columns["threshold"] += [float(r.metadata["threshold"])] * (n + 1 - first)
+        columns["update"] += list(range(first, n + 1))
+        empty = [None] * (1 - first)  # the initial weights have no training record
+        columns["loss"] += empty + [float(v) for v in r.loss]
+        columns["grad_norm_before"] += empty + [float(v) for v in r.grad_norm_before]
+        columns["grad_norm_after"] += empty + [float(v) for v in r.grad_norm_after]
+        columns["clipped"] += empty + [int(v) for v in r.clipped]
+        columns["nonfinite"] += empty + [int(v) for v in r.nonfinite]
+        if flows:
+            for name, values in flow_columns(r.flow, range(n + 1), exponents).items():
+                columns[name] += values
     meta = {k: v for k, v in results[0].metadata.items() if k not in ("clip_mode", "threshold")}
     meta.update(kind="clipping", baseline=float(results[0].baseline), final_loss_window=window,
                 summary=[summarize(r, window)._asdict() for r in results])
-    types = {"mode": str, "update": int, "clipped": int, "nonfinite": int}
-    return Table({k: np.array(v, dtype=types.get(k, float)) for k, v in columns.items()}, meta)
+    types = {"mode": str, "threshold": float, "update": int}
+    if not flows:
+        types.update(clipped=int, nonfinite=int)
+    # the other columns: float, or with checkpoints object (None: an empty field, the training
+    # columns at update 0 and the flow columns between checkpoints)
+    return Table({k: np.array(v, dtype=types.get(k, object if flows else float))
+                  for k, v in columns.items()}, meta)
 
 
 def ablation_from_table(table):
@@ -477,11 +534,15 @@ def ablation_from_table(table):
     meta = {k: v for k, v in table.metadata.items()
             if k not in ("kind", "summary", "baseline", "final_loss_window")}
     summaries = table.metadata.get("summary") or []
-    longest = max((int(np.sum((modes == m) & (thresholds == t))) for m, t in runs), default=0)
+    trained = np.asarray(table.columns["update"], dtype=int) >= 1  # row 0: the initial weights
+    longest = max((int(np.sum((modes == m) & (thresholds == t) & trained)) for m, t in runs),
+                  default=0)
     out = []
     for i, (mode, threshold) in enumerate(runs):
         rows = (modes == mode) & (thresholds == threshold)
-        col = {k: np.asarray(v)[rows] for k, v in table.columns.items()}
+        flow = (flow_from_columns({k: np.asarray(v)[rows] for k, v in table.columns.items()})
+                if "verdict" in table.columns else None)
+        col = {k: np.asarray(v)[rows & trained] for k, v in table.columns.items()}
         order = np.argsort(np.asarray(col["update"], dtype=int), kind="stable")
         col = {k: v[order] for k, v in col.items()}
         nonfinite = np.asarray(col["nonfinite"], dtype=float).astype(bool)
@@ -494,5 +555,5 @@ def ablation_from_table(table):
             np.asarray(col["grad_norm_after"], dtype=float),
             np.asarray(col["clipped"], dtype=float).astype(bool), nonfinite, diverged, {},
             float(table.metadata.get("baseline", np.nan)),
-            {**meta, "clip_mode": str(mode), "threshold": float(threshold)}))
+            {**meta, "clip_mode": str(mode), "threshold": float(threshold)}, flow))
     return tuple(out)

@@ -14,7 +14,7 @@ from the same child.
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple, Sequence
+from typing import Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -22,6 +22,8 @@ from .._version import __version__
 from ..cells.builtin import CELLS, get_cell
 from ..cells.skips import parse_skip, transform
 from .evaluation import evaluate
+from .flow import (FLOW_EXPONENTS, FLOW_SAMPLES, FlowRun, flow_column_names, flow_columns,
+                   flow_runs_from_table)
 from .loop import _check_memory, _check_settings, init_model, train
 from .tasks import TASKS, make_task, task_shape
 
@@ -65,9 +67,12 @@ class Run(NamedTuple):
 @dataclass(frozen=True)
 class SkipTraining:
     """runs: one `Run` per task, delay, model and seed, in that order; metadata: every setting
-    that made them (and the gradflow version)."""
+    that made them (and the gradflow version); flows: with flow checkpoints
+    (`skip_training(flow_every=N)`), one `flow.FlowRun` per run, in the order of `runs` (its
+    per-update training loss and its checkpoints), else None."""
     runs: Sequence[Run]
     metadata: Mapping[str, object] = field(default_factory=dict)
+    flows: Optional[Sequence[FlowRun]] = None
 
 
 class AccuracyByDelay(NamedTuple):
@@ -183,7 +188,7 @@ def _initial_params(model, base, task, hidden, seed, init, scale, forget_bias):
 def _one_run(job):
     """Train and evaluate one model on one task, delay and seed; `job` is a dict of plain
     values (picklable: worker processes build the model again from its names). Returns a
-    `Run`."""
+    `Run`, and with flow checkpoints in the budget (flow_every) the pair (Run, FlowRun)."""
     model, base = _model(job["cell"], job["variant"], job["skip_scale"], job["highway_bias"])
     task, delay, seed = job["task"], job["delay"], job["seed"]
     params = _initial_params(model, base, task, job["budget"]["hidden"], seed, job["init"],
@@ -191,10 +196,13 @@ def _one_run(job):
     result = train(model, task, steps=delay, seed=seed, params=params, **job["budget"])
     held_out = evaluate(model, result.params, task, delay, batch=job["eval_batch"],
                         seed=_children(seed)[2])
-    return Run(model.name, task, int(delay), int(seed),
-               float(np.mean(result.loss[-FINAL_LOSS_WINDOW:])), held_out.loss,
-               held_out.accuracy, held_out.chance, held_out.baseline, bool(result.diverged),
-               len(result.loss))
+    run = Run(model.name, task, int(delay), int(seed),
+              float(np.mean(result.loss[-FINAL_LOSS_WINDOW:])), held_out.loss,
+              held_out.accuracy, held_out.chance, held_out.baseline, bool(result.diverged),
+              len(result.loss))
+    if result.flow is None:
+        return run
+    return run, FlowRun(model.name, result.loss, result.flow, float(result.baseline))
 
 
 def _cost(job):
@@ -236,7 +244,8 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
                   tasks=("recall", "copy"), delays=None, seeds=(0, 1, 2), hidden=32,
                   batch=32, updates=300, lr=0.005, optimizer="adam", clip_threshold=1.0,
                   skip_scale=1.0, highway_bias=-1.0, forget_bias=1.0, init="gaussian",
-                  scale=1.0, eval_batch=256, max_loss=1e6, workers=1, progress=None):
+                  scale=1.0, eval_batch=256, max_loss=1e6, workers=1, progress=None,
+                  flow_every=None, flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS):
     """Train `cell` under each skip connection of `variants`, and each of `extra_cells`, on every
     task, delay and seed with the same budget, and evaluate each on held-out sequences.
 
@@ -261,9 +270,12 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
       max_loss: a training loss above this stops a run as diverged.
       workers: processes that train runs side by side (the results do not depend on it).
       progress: called with no argument after each run.
+      flow_every, flow_samples, flow_exponents: gradient-flow checkpoints of every run (see
+        `train`); they change no run's numbers.
 
     Returns:
-      A `SkipTraining`: one `Run` per task, delay, model and seed, in that order.
+      A `SkipTraining`: one `Run` per task, delay, model and seed, in that order, and with
+      flow_every their `flows`.
 
     Raises:
       ValueError (one line): an unknown variant, cell or task, a value given twice, a delay
@@ -285,13 +297,21 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
               "optimizer": optimizer, "max_loss": max_loss,
               "clip_mode": "none" if clip_threshold is None else "norm",
               "threshold": 1.0 if clip_threshold is None else clip_threshold}
+    flow = {}
+    if flow_every is not None:  # only then: the jobs of a sweep without checkpoints as before
+        flow = {"flow_every": flow_every, "flow_samples": flow_samples,
+                "flow_exponents": flow_exponents}
+        budget.update(flow)
+        if isinstance(flow_exponents, (int, np.integer)) and flow_exponents > hidden:
+            raise ValueError(f"flow_exponents must be at most the state size, here at least "
+                             f"hidden = {hidden}, got {flow_exponents}")
     common = {"skip_scale": skip_scale, "highway_bias": highway_bias, "init": init,
               "scale": scale, "forget_bias": forget_bias, "eval_batch": eval_batch,
               "budget": budget}
     _check_settings(clip_mode=budget["clip_mode"], optimizer=optimizer, task=tasks[0],
                     hidden=hidden, batch=batch, updates=updates, lr=lr,
                     threshold=budget["threshold"], truncation=None, scale=scale,
-                    forget_bias=forget_bias, max_loss=max_loss)
+                    forget_bias=forget_bias, max_loss=max_loss, **flow)
     for _, name, variant in models:
         for task in tasks:  # refusals now, not in the middle of the sweep
             _check_memory(_model(name, variant, skip_scale, highway_bias)[0], task,
@@ -301,6 +321,9 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
             for task in tasks for delay in delays[task] for _, name, variant in models
             for seed in seeds]
     runs = _map(jobs, int(workers), progress)
+    flows = None
+    if flow:
+        runs, flows = [r for r, _ in runs], tuple(f for _, f in runs)
     metadata = {"cell": cell if variants else None, "variants": list(variants),
                 "extra_cells": list(extra_cells), "models": [name for name, _, _ in models],
                 "tasks": list(tasks),
@@ -311,8 +334,8 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
                 "highway_bias": highway_bias, "forget_bias": forget_bias, "init": init,
                 "scale": scale, "eval_batch": eval_batch, "max_loss": max_loss,
                 "final_loss_window": FINAL_LOSS_WINDOW, "solved_level": SOLVED,
-                "gradflow_version": __version__}
-    return SkipTraining(tuple(runs), metadata)
+                **flow, "gradflow_version": __version__}
+    return SkipTraining(tuple(runs), metadata, flows)
 
 
 def accuracy_by_delay(result, task, level=SOLVED):
@@ -339,34 +362,67 @@ def accuracy_by_delay(result, task, level=SOLVED):
 def skip_training_to_table(result):
     """A long `Table` (kind 'skip_training'): one row per run, columns SKIP_TRAINING_COLUMNS
     (diverged 1 or 0); the metadata holds every setting and, per task, the largest delay each
-    model solves."""
+    model solves.
+
+    With flow checkpoints (`result.flows`), one row per run and update u = 0..U instead: the
+    run's columns repeated, `update`, `loss` (the mini-batch loss before update u, empty at
+    u = 0) and the flow columns (`flow.flow_column_names`), filled where a checkpoint was taken
+    of the weights after u updates and empty elsewhere.
+    """
     from ..io.results import Table
 
     types = {"model": str, "task": str, "delay": int, "seed": int, "diverged": int,
              "updates": int}
-    columns = {name: np.array([getattr(r, name) for r in result.runs],
-                              dtype=types.get(name, float))
-               for name in SKIP_TRAINING_COLUMNS}
     tasks = list(dict.fromkeys(r.task for r in result.runs))
     solved = {}
     for task in tasks:
         summary = accuracy_by_delay(result, task)
         solved[task] = dict(zip(summary.models, summary.solved))
-    return Table(columns, {**result.metadata, "kind": "skip_training", "largest_solved": solved})
+    meta = {**result.metadata, "kind": "skip_training", "largest_solved": solved}
+    if result.flows is None:
+        columns = {name: np.array([getattr(r, name) for r in result.runs],
+                                  dtype=types.get(name, float))
+                   for name in SKIP_TRAINING_COLUMNS}
+        return Table(columns, meta)
+    exponents = result.flows[0].flow.lyapunov.shape[1]
+    names = SKIP_TRAINING_COLUMNS + ("update", "loss") + flow_column_names(exponents)
+    columns = {name: [] for name in names}
+    for run, history in zip(result.runs, result.flows):
+        rows = len(history.loss) + 1
+        for name in SKIP_TRAINING_COLUMNS:
+            columns[name] += [getattr(run, name)] * rows
+        columns["update"] += list(range(rows))
+        columns["loss"] += [None] + [float(v) for v in history.loss]
+        for name, values in flow_columns(history.flow, range(rows), exponents).items():
+            columns[name] += values
+    types["update"] = int
+    return Table({k: np.array(v, dtype=types.get(k, float if k in SKIP_TRAINING_COLUMNS
+                                                  else object))
+                  for k, v in columns.items()}, meta)
 
 
 def skip_training_from_table(table):
     """The `SkipTraining` of a table written by `skip_training_to_table` (or its CSV, which
-    has no metadata). Raises ValueError naming the first missing column."""
+    has no metadata); with flow columns also its `flows`. Raises ValueError naming the first
+    missing column."""
     for name in SKIP_TRAINING_COLUMNS:
         if name not in table.columns:
             raise ValueError(f"not a skip-training table: no column {name!r}")
     col = {k: np.asarray(table.columns[k]) for k in SKIP_TRAINING_COLUMNS}
+    keys = list(zip(*(col[k].tolist() for k in ("model", "task", "delay", "seed"))))
+    rows_of = {}  # a run's rows: one, or with flow columns one per update
+    for i, key in enumerate(keys):
+        rows_of.setdefault(key if "update" in table.columns else i, []).append(i)
+    first = [rows[0] for rows in rows_of.values()]
     runs = tuple(Run(str(col["model"][i]), str(col["task"][i]), int(col["delay"][i]),
                      int(col["seed"][i]), float(col["final_loss"][i]),
                      float(col["eval_loss"][i]), float(col["accuracy"][i]),
                      float(col["chance"][i]), float(col["baseline"][i]),
                      bool(int(col["diverged"][i])), int(col["updates"][i]))
-                 for i in range(len(table)))
+                 for i in first)
     meta = {k: v for k, v in table.metadata.items() if k not in ("kind", "largest_solved")}
-    return SkipTraining(runs, meta)
+    flows = None
+    if "verdict" in table.columns and "update" in table.columns:
+        flows = tuple(flow_runs_from_table(table, ("model", "task", "delay", "seed"),
+                                           label=lambda row: str(row["model"])))
+    return SkipTraining(runs, meta, flows)

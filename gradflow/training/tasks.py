@@ -20,7 +20,8 @@ import numpy as np
 from autograd.scipy.special import logsumexp
 
 __all__ = ["TaskBatch", "TASKS", "make_task", "adding_problem", "copy_memory", "delayed_recall",
-           "hello_lm", "copy_memory_baseline", "task_loss", "loss_sum", "task_shape"]
+           "hello_lm", "copy_memory_baseline", "task_loss", "loss_sum", "task_shape",
+           "memory_distance"]
 
 
 class TaskBatch(NamedTuple):
@@ -182,3 +183,17 @@ def task_loss(task, outputs):
     """The mean loss of `outputs` (S, B, O) on `task`: `loss_sum` over the number of target
     elements (S B O for 'mse', S B for 'xent')."""
     return loss_sum(task.loss, outputs, task.targets) / task.targets.size
+
+
+def memory_distance(name, steps):
+    """The task's delay as a distance d = L - t back from the last state s_L of a sequence of
+    length L: how far back ds_L/ds_t must carry the input that the last answer needs.
+
+    recall: steps + 1 (the token enters s_1, the query is answered at s_{T+2}); copy: steps + 10
+    (the last data token enters s_10, the last copied token is read at s_{T+20}); adding:
+    steps - 1 (the first marked number may enter s_1, the sum is read at s_T); hello: 1 (the
+    next character after 'l' depends on the character before). At least 1.
+    """
+    length = task_shape(name, steps)[0]
+    distance = {"recall": steps + 1, "copy": steps + 10, "adding": steps - 1, "hello": 1}[name]
+    return max(1, min(distance, length))
