@@ -149,7 +149,6 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     T, n = len(inputs), state0.shape[-1]
     blocks = default_blocks(cell, params) if blocks is None else dict(blocks)
     primary = primary_block(cell, params)
-    whole = primary == slice(None)
     g = _loss_vector(loss_grad, len(range(n)[primary]))
     spectrum_at = _distances(spectrum_at, T, "spectrum_at")
     products_at = _distances(products_at, T, "products_at")
@@ -496,7 +495,9 @@ def lyapunov_spectrum(cell, params, inputs=None, state0=None, k=None, *, steps=N
     linear = Linearization(cell, params)
     finite = states.finite
     total = np.zeros(k)
-    if 4 * k >= n:  # whole step Jacobians, K steps per call
+    # whole step Jacobians, K steps per call, unless k << n and n is large (then n tangents
+    # per step would cost far more than k)
+    if 4 * k >= n or n <= 64:
         K = chunk_steps(n, chunk_bytes)
         maps = (J.__matmul__ for Js in step_jacobians(linear, states, inputs, K) for J in Js)
     else:  # the k tangents of the frame pushed through each step: k forward passes, not n
