@@ -23,13 +23,15 @@ from ..cells.builtin import get_cell
 from ..cells.initializers import init_params
 from ..engine.memory import available_bytes
 from .clipping import CLIP_MODES, clip, global_norm
+from .flossing import Preflossing, floss_gradient, preflossing
 from .flow import (FLOW_EXPONENTS, FLOW_SAMPLES, FlowRecord, Recorder, flow_column_names,
                    flow_columns, flow_from_columns)
 from .tasks import TASKS, loss_sum, make_task, task_shape
 
 __all__ = ["init_model", "readout", "bptt", "Optimizer", "sgd", "momentum", "adam", "OPTIMIZERS",
            "TrainingResult", "train", "Summary", "summarize", "clipping_ablation",
-           "ABLATION_COLUMNS", "ablation_to_table", "ablation_from_table", "memory_needed"]
+           "ABLATION_COLUMNS", "ablation_to_table", "ablation_from_table", "memory_needed",
+           "FLOSS_SEED_CHILD", "floss_seeds"]
 
 
 def init_model(cell, hidden, input_size, output_size, *, init="gaussian", scale=1.0,
@@ -186,6 +188,10 @@ class TrainingResult:
     `params` are the parameters after the last recorded update (before it if that was nonfinite); `metadata` says what made the run.
     `flow`: the gradient-flow checkpoints (`gradflow.training.flow.FlowRecord`) when `train`
     was asked for them (`flow_every`), else None.
+    flossing_loss (N,): the flossing loss (`flossing.flossing_loss`, without the weight) of the
+    parameters before each update that flossed, nan at the others (all nan without flossing).
+    `prefloss`: with pre-training flossing, a `flossing.Preflossing` (the parameters training
+    started from and the flossing loss before each preflossing update), else None.
     """
     loss: np.ndarray
     grad_norm_before: np.ndarray
@@ -197,6 +203,8 @@ class TrainingResult:
     baseline: float
     metadata: dict = field(default_factory=dict)
     flow: Optional[FlowRecord] = None
+    flossing_loss: Optional[np.ndarray] = None
+    prefloss: Optional[Preflossing] = None
 
 
 def _finite(tree):
@@ -209,7 +217,8 @@ def _resolve_cell(cell):
 
 def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, threshold,
                     truncation, scale, forget_bias, max_loss, flow_every=None,
-                    flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS):
+                    flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS, floss=0,
+                    floss_weight=1.0, floss_every=1, prefloss=0):
     """ValueError (one line, naming the setting) for settings no run can use. nan compares
     false with everything, so each test is written to fail for nan."""
     if clip_mode not in CLIP_MODES:
@@ -238,8 +247,33 @@ def _check_settings(*, clip_mode, optimizer, task, hidden, batch, updates, lr, t
                         ("flow_exponents", flow_exponents)):
         if value is None and name == "flow_every":
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not _whole(value, 1):
             raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
+    _check_flossing(floss, floss_weight, floss_every, prefloss)
+
+
+def _whole(value, low):
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= low
+
+
+def _check_flossing(floss, floss_weight, floss_every, prefloss):
+    """ValueError (one line) for flossing settings no run can use (the state size is checked
+    once the cell is known)."""
+    for name, value in (("floss", floss), ("prefloss", prefloss)):
+        if not _whole(value, 0):
+            raise ValueError(f"{name} must be a whole number of at least 0, got {value!r}")
+    if floss_every is not None and not _whole(floss_every, 1):
+        raise ValueError(f"floss_every must be a whole number of at least 1 (or None: only "
+                         f"before training), got {floss_every!r}")
+    if isinstance(floss_weight, bool) or not isinstance(floss_weight, (int, float, np.number)) \
+            or not (floss_weight > 0 and math.isfinite(floss_weight)):
+        raise ValueError(f"the flossing weight must be positive and finite, got {floss_weight!r}")
+    if prefloss and not floss:
+        raise ValueError(f"prefloss={prefloss} needs floss = k > 0, the number of Lyapunov "
+                         "exponents to floss")
+    if floss and floss_every is None and not prefloss:
+        raise ValueError("floss_every=None flosses only before training, but prefloss is 0: "
+                         "nothing would be flossed")
 
 
 # Peak memory of one BPTT update, measured with tracemalloc for the RNN, LSTM and GRU (H = 16
@@ -277,7 +311,8 @@ def _check_memory(cell, task, steps, hidden, batch, truncation):
 def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optimizer="sgd",
           clip_mode="none", threshold=1.0, truncation=None, init="gaussian", scale=1.0,
           forget_bias=1.0, seed=0, max_loss=1e6, params=None, state0=None, progress=None,
-          flow_every=None, flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS):
+          flow_every=None, flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS, floss=0,
+          floss_weight=1.0, floss_every=1, prefloss=0):
     """Train `cell` with a linear read-out on `task` and record every update.
 
     Args:
@@ -303,6 +338,19 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
         leading `flow_exponents` Lyapunov exponents; None (the default) takes none. The
         checkpoints draw from their own seed (child 4 of SeedSequence(seed)): the losses and
         weights of a run are the same bit for bit with and without them.
+      floss: k > 0 for gradient flossing (Engelken 2023, `gradflow.training.flossing`): at
+        updates 1, 1 + M, 1 + 2M, ... (M = `floss_every`; None: never during training) the
+        gradient of `floss_weight` times the flossing loss, the mean of the squared leading k
+        Lyapunov exponents of the first sequence of that update's batch (Benettin's QR over
+        the whole sequence from state0, also under truncation), is added to the task loss's
+        gradient before its norm is taken and it is clipped; 0 (the default): no flossing.
+      prefloss: N > 0 (needs floss = k) for N updates of the same optimizer and learning rate
+        on `floss_weight` times the flossing loss alone before training (`flossing.preflossing`,
+        the paper's pre-training flossing), each on one fresh sequence of the task.
+        Flossing draws from child FLOSS_SEED_CHILD = 5 of SeedSequence(seed) (`floss_seeds`):
+        its two children are the seed of the starting frame of the QR (the same at every
+        update) and of the preflossing sequences; the weights and batches are those of the run
+        without flossing, and a run with floss=0 is the same bit for bit as before.
 
     Returns:
       A `TrainingResult`. A run whose loss exceeds `max_loss` or in which anything becomes nan or
@@ -313,14 +361,17 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
         rate, threshold or scale that is not positive (scale: not negative) and finite, a
         non-finite forget bias, a max_loss that is not positive (inf is allowed: no limit),
         a flow_every, flow_samples or flow_exponents below 1 (flow_exponents also above the
-        state size), or (built-in cells) sizes whose `memory_needed` exceeds
+        state size), a floss or prefloss below 0 (floss also above the state size; prefloss > 0
+        with floss = 0), a floss_every below 1, a floss_weight that is not positive and finite,
+        or (built-in cells) sizes whose `memory_needed` exceeds
         `memory.available_bytes`.
     """
     _check_settings(clip_mode=clip_mode, optimizer=optimizer, task=task, hidden=hidden,
                     batch=batch, updates=updates, lr=lr, threshold=threshold,
                     truncation=truncation, scale=scale, forget_bias=forget_bias,
                     max_loss=max_loss, flow_every=flow_every, flow_samples=flow_samples,
-                    flow_exponents=flow_exponents)
+                    flow_exponents=flow_exponents, floss=floss, floss_weight=floss_weight,
+                    floss_every=floss_every, prefloss=prefloss)
     cell = _resolve_cell(cell)
     if hasattr(cell, "gate_blocks") and params is None:  # user cells: no estimate of their size
         _check_memory(cell, task, steps, hidden, batch, truncation)
@@ -341,6 +392,15 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
             raise ValueError("a user cell needs state0")
         state0 = np.zeros(cell.state_size(params))
     state0 = np.asarray(state0, dtype=float)
+    if floss > state0.shape[-1]:
+        raise ValueError(f"floss must be at most the state size {state0.shape[-1]}, got {floss}")
+    opt = OPTIMIZERS[optimizer](lr)
+    frame_seed, prefloss_seed = floss_seeds(seed) if floss else (None, None)
+    pre = None
+    if prefloss:
+        pre = _preflossing(cell, params, task, steps, state0, floss, floss_weight,
+                           OPTIMIZERS[optimizer](lr), prefloss, frame_seed, prefloss_seed)
+        params = pre.params
     recorder = None
     if flow_every is not None:
         if flow_exponents > state0.shape[-1]:
@@ -350,19 +410,25 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
                             exponents=flow_exponents)
         recorder.take(0, params)
 
-    opt = OPTIMIZERS[optimizer](lr)
     opt_state = opt.init(params)
-    records = {k: [] for k in ("loss", "before", "after", "clipped", "nonfinite")}
+    records = {k: [] for k in ("loss", "before", "after", "clipped", "nonfinite", "floss")}
     diverged = False
     baseline = probe.baseline
-    for _ in range(updates):
+    for i in range(updates):
         batch_task = make_task(task, steps, batch, data_rng)
         baseline = batch_task.baseline
         s0 = np.broadcast_to(state0, (batch,) + state0.shape[-1:])
+        flossed = bool(floss) and floss_every is not None and i % floss_every == 0
         with np.errstate(all="ignore"):  # overflow is an outcome to record, not an error
             loss, grads, _ = bptt(cell, params, batch_task, s0, truncation)
+            floss_loss = np.nan
+            if flossed:  # the paper flosses on one sequence: the batch's first
+                floss_loss, floss_grads = floss_gradient(params, cell, batch_task.inputs[:, :1],
+                                                         s0[:1], floss, seed=frame_seed)
+                grads = {name: g + floss_weight * floss_grads[name] for name, g in grads.items()}
             before = global_norm(grads)
-            bad = not (np.isfinite(loss) and np.isfinite(before))
+            bad = not (np.isfinite(loss) and np.isfinite(before)
+                       and (not flossed or np.isfinite(floss_loss)))
             if not bad:
                 clipped_grads, was_clipped = clip(grads, clip_mode, threshold)
                 after = global_norm(clipped_grads)
@@ -373,6 +439,7 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
         records["after"].append(np.nan if bad else after)
         records["clipped"].append(False if bad else was_clipped)
         records["nonfinite"].append(bad)
+        records["floss"].append(floss_loss)
         if progress is not None:
             progress()
         if not bad:
@@ -397,13 +464,40 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
     if recorder is not None:  # only then: the metadata of a run without checkpoints is as before
         metadata.update(flow_every=flow_every, flow_samples=flow_samples,
                         flow_exponents=flow_exponents)
+    if floss:  # likewise for flossing
+        metadata.update(floss=floss, floss_weight=floss_weight, floss_every=floss_every,
+                        prefloss=prefloss)
     return TrainingResult(np.array(records["loss"], dtype=float),
                           np.array(records["before"], dtype=float),
                           np.array(records["after"], dtype=float),
                           np.array(records["clipped"], dtype=bool),
                           np.array(records["nonfinite"], dtype=bool),
                           diverged, params, float(baseline), metadata,
-                          None if recorder is None else recorder.record())
+                          None if recorder is None else recorder.record(),
+                          np.array(records["floss"], dtype=float), pre)
+
+
+FLOSS_SEED_CHILD = 5  # 0, 1: weights and batches; 2, 3: skip-training; 4: flow checkpoints
+
+
+def floss_seeds(seed):
+    """(frame seed, preflossing seed) of a run with `seed`, two `numpy.random.SeedSequence`:
+    the children of child FLOSS_SEED_CHILD of SeedSequence(seed). The first is the `seed` of
+    `flossing.flossing_loss` (its starting frame) at every flossed update and preflossing
+    update; the second draws the preflossing sequences."""
+    child = np.random.SeedSequence(seed).spawn(FLOSS_SEED_CHILD + 1)[FLOSS_SEED_CHILD]
+    return tuple(child.spawn(2))
+
+
+def _preflossing(cell, params, task, steps, state0, k, weight, optimizer, updates, frame_seed,
+                 sequence_seed):
+    """`flossing.preflossing` on `updates` fresh sequences (L, 1, D) of the task from
+    `sequence_seed`, with `optimizer` stepping along `weight` times the flossing gradient."""
+    rng = np.random.default_rng(sequence_seed)
+    sequences = (make_task(task, steps, 1, rng).inputs for _ in range(updates))
+    weighted = Optimizer(optimizer.name, optimizer.init, lambda state, grads: optimizer.update(
+        state, {name: weight * g for name, g in grads.items()}))
+    return preflossing(params, cell, sequences, state0[None], k, weighted, seed=frame_seed)
 
 
 class Summary(NamedTuple):
@@ -479,6 +573,10 @@ def ablation_to_table(results, window=10):
     first run's metadata without its mode and threshold), the memoryless `baseline` loss, the
     `final_loss_window` and `summary`: one `summarize(run, window)` dict per run, in order.
 
+    When the runs flossed (`train(floss=k)`), a column `flossing_loss` follows: the run's
+    `flossing_loss` record (nan where an update did not floss), and with preflossing the
+    metadata hold `prefloss_loss`, the first run's `prefloss.loss` (every run of an ablation
+    preflosses alike: same weights, sequences and optimizer, no clipping).
     When the runs carry flow checkpoints (`train(flow_every=N)`), the flow columns follow
     (`flow.flow_column_names`), filled on the row of `update` u with the checkpoint of the
     weights after u updates and empty elsewhere, and every run has a row at update 0 (its
@@ -488,7 +586,9 @@ def ablation_to_table(results, window=10):
 
     flows = [r.flow for r in results if r.flow is not None]
     exponents = flows[0].lyapunov.shape[1] if flows else 0
-    names = ABLATION_COLUMNS + (flow_column_names(exponents) if flows else ())
+    flossed = any(r.metadata.get("floss") for r in results)
+    names = ABLATION_COLUMNS + (("flossing_loss",) if flossed else ()) + \
+        (flow_column_names(exponents) if flows else ())
     columns = {name: [] for name in names}
     for r in results:
         n = len(r.loss)
@@ -502,12 +602,17 @@ def ablation_to_table(results, window=10):
         columns["grad_norm_after"] += empty + [float(v) for v in r.grad_norm_after]
         columns["clipped"] += empty + [int(v) for v in r.clipped]
         columns["nonfinite"] += empty + [int(v) for v in r.nonfinite]
+        if flossed:
+            record = r.flossing_loss if r.flossing_loss is not None else np.full(n, np.nan)
+            columns["flossing_loss"] += empty + [float(v) for v in record]
         if flows:
             for name, values in flow_columns(r.flow, range(n + 1), exponents).items():
                 columns[name] += values
     meta = {k: v for k, v in results[0].metadata.items() if k not in ("clip_mode", "threshold")}
     meta.update(kind="clipping", baseline=float(results[0].baseline), final_loss_window=window,
                 summary=[summarize(r, window)._asdict() for r in results])
+    if results[0].prefloss is not None:
+        meta["prefloss_loss"] = [float(v) for v in results[0].prefloss.loss]
     types = {"mode": str, "threshold": float, "update": int}
     if not flows:
         types.update(clipped=int, nonfinite=int)
@@ -520,8 +625,9 @@ def ablation_to_table(results, window=10):
 def ablation_from_table(table):
     """The runs of a table written by `ablation_to_table` (or its CSV), in the order of the rows.
 
-    The results carry the loss and gradient-norm records, `diverged`, `baseline` and metadata,
-    not the trained parameters (`params` is empty). A CSV has no metadata: `baseline` is then
+    The results carry the loss and gradient-norm records, `diverged`, `baseline`, metadata,
+    the flossing-loss record (all nan without its column) and the preflossing losses (from the
+    metadata; `prefloss.params` empty), not the trained parameters (`params` is empty). A CSV has no metadata: `baseline` is then
     nan, and a run counts as diverged when it has a nonfinite record or stopped before the
     longest run. Raises ValueError (one line) for a table that lacks a column.
     """
@@ -532,7 +638,9 @@ def ablation_from_table(table):
                                                                         dtype=float)
     runs = list(dict.fromkeys(zip(modes.tolist(), thresholds.tolist())))
     meta = {k: v for k, v in table.metadata.items()
-            if k not in ("kind", "summary", "baseline", "final_loss_window")}
+            if k not in ("kind", "summary", "baseline", "final_loss_window", "prefloss_loss")}
+    pre = table.metadata.get("prefloss_loss")
+    pre = None if pre is None else Preflossing({}, np.array(pre, dtype=float))
     summaries = table.metadata.get("summary") or []
     trained = np.asarray(table.columns["update"], dtype=int) >= 1  # row 0: the initial weights
     longest = max((int(np.sum((modes == m) & (thresholds == t) & trained)) for m, t in runs),
@@ -555,5 +663,7 @@ def ablation_from_table(table):
             np.asarray(col["grad_norm_after"], dtype=float),
             np.asarray(col["clipped"], dtype=float).astype(bool), nonfinite, diverged, {},
             float(table.metadata.get("baseline", np.nan)),
-            {**meta, "clip_mode": str(mode), "threshold": float(threshold)}, flow))
+            {**meta, "clip_mode": str(mode), "threshold": float(threshold)}, flow,
+            np.asarray(col.get("flossing_loss", np.full(len(order), np.nan)), dtype=float),
+            pre))
     return tuple(out)
