@@ -20,6 +20,7 @@ from .base import ablate, check_results_path, fail, plot, progress_bar, write_re
 from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,
                       save_figure)
 from .checkpoints import check_flow_exponents, checkpoint_options, flow_lines
+from .flossing_options import floss_lines, floss_options, floss_settings
 from .options import LAYER_OPTIONS, check_lag, skip_options
 from .params import FiniteFloat
 
@@ -147,11 +148,12 @@ def draw_ablation(results, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE
 @LAYER_OPTIONS[0]
 @LAYER_OPTIONS[2]
 @checkpoint_options
+@floss_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, truncation,
              thresholds, modes, max_loss, seed, fmt, output, figure, skip, skip_scale,
              highway_bias, layers, layer_residual, flow_every, flow_samples, flow_exponents,
-             quiet):
+             floss, floss_weight, floss_every, prefloss, quiet):
     """Train one cell on one task from one seed under each clipping mode and threshold.
 
     Records, one row per run and update: mode, threshold, update (1-based), loss (mini-batch
@@ -160,7 +162,9 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
     nonfinite (1 if the loss, gradient or new parameters had nan or inf). JSON and NPZ are
     gradflow results files (kind 'clipping') whose metadata holds what made the runs and the
     summary table. A run that blows up is stopped and reported, not raised. With --flow-every
-    the records gain the flow columns (README, output formats) and a row at update 0.
+    the records gain the flow columns (README, output formats) and a row at update 0. With
+    --floss K every run flosses alike (the same preflossing, the same flossed updates), and the
+    records gain the column flossing_loss.
     """
     ctx = click.get_current_context()
     if output is not None:
@@ -180,6 +184,8 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
         check_flow_exponents(flow_exponents, model.state_blocks * hidden)
     flow = {} if flow_every is None else {"flow_every": flow_every, "flow_samples": flow_samples,
                                           "flow_exponents": flow_exponents}
+    flossing = floss_settings(floss, floss_weight, floss_every, prefloss,
+                              model.state_blocks * hidden)
     runs = sum(1 if m == "none" else len(thresholds) for m in modes)
     with progress_bar(runs * updates, "training", quiet) as bar:
         try:
@@ -187,7 +193,7 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
                                         steps=steps, hidden=hidden, batch=batch, updates=updates,
                                         lr=lr, optimizer=optimizer, scale=scale,
                                         truncation=truncation, seed=seed, max_loss=max_loss,
-                                        progress=lambda: bar.update(1), **flow)
+                                        progress=lambda: bar.update(1), **flow, **flossing)
         except ValueError as err:
             fail(str(err))
         except MemoryError as err:  # the up-front estimate (training.memory_needed) fell short
@@ -195,6 +201,8 @@ def clipping(cell, task, steps, hidden, batch, updates, lr, optimizer, scale, tr
                  "smaller")
     table = ablation_to_table(results, FINAL_LOSS_WINDOW)
     text = _table(results)
+    if flossing:
+        text = "\n".join([text] + floss_lines([(_run_label(r), r) for r in results]))
     if flow:
         text = "\n".join([text] + flow_lines([FlowRun(_run_label(r), r.loss, r.flow, r.baseline)
                                                for r in results]))
