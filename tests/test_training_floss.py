@@ -15,6 +15,7 @@ from gradflow.io.results import read_table, write_table
 from gradflow.training import (ablation_from_table, ablation_to_table, bptt, clipping_ablation,
                                init_model, train)
 from gradflow.training.flossing import floss_gradient, flossing_loss
+from gradflow.training.flow import flow_sequences
 from gradflow.training.tasks import make_task
 
 
@@ -131,7 +132,7 @@ def test_flossing_runs_are_reproducible_from_the_seed():
 def test_preflossing_starts_training_from_its_weights_on_its_own_sequences():
     seed, k, lr, weight = 1, 2, 0.05, 0.5
     result = train("rnn", "adding", updates=1, seed=seed, floss=k, floss_weight=weight,
-                   floss_every=None, prefloss=3, lr=lr,
+                   floss_every=None, prefloss=3, lr=lr, flow_every=1,
                    **{key: v for key, v in SMALL.items() if key != "lr"})
     init_rng, data_rng, frame, sequences = _children(seed)
     rnn = get_cell("rnn")
@@ -153,6 +154,11 @@ def test_preflossing_starts_training_from_its_weights_on_its_own_sequences():
         np.testing.assert_allclose(result.params[name], params[name] - lr * g[name],
                                    rtol=1e-12, atol=1e-15)
     assert np.isnan(result.flossing_loss).all()
+    # the checkpoint at update 0 is of the weights training starts from, the preflossed ones
+    exponents = [lyapunov_spectrum(rnn, params, seq, np.zeros(5), 3)
+                 for seq in flow_sequences("adding", 6, seed)]
+    np.testing.assert_allclose(result.flow.lyapunov[0], np.mean(exponents, axis=0) / np.log(10),
+                               rtol=0, atol=1e-10)
 
 
 def test_preflossing_moves_the_leading_exponent_of_a_chaotic_rnn_towards_0():
