@@ -18,10 +18,10 @@ lyapunov` would report for those weights and inputs:
   carry 1 - g.
 
 Seeds. The held-out sequences are `make_task(task, steps, samples, default_rng(child 4 of
-SeedSequence(seed)))`: `train` draws from children 0 (weights) and 1 (batches), the
-skip-connection comparison also from 2 (evaluation) and 3 (the connection's weights), so the
-checkpoints take nothing from any stream a run learns from: a run's losses are the same bit for
-bit with and without them.
+SeedSequence(seed)))`: `train` draws from children 0 (weights) and 1 (batches) and, when it
+flosses, 5, the skip-connection comparison also from 2 (evaluation) and 3 (the connection's
+weights), so the checkpoints take nothing from any stream a run learns from: a run's losses are
+the same bit for bit with and without them.
 """
 
 import math

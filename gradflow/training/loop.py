@@ -344,9 +344,11 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
         Lyapunov exponents of the first sequence of that update's batch (Benettin's QR over
         the whole sequence from state0, also under truncation), is added to the task loss's
         gradient before its norm is taken and it is clipped; 0 (the default): no flossing.
-      prefloss: N > 0 (needs floss = k) for N updates of the same optimizer and learning rate
-        on `floss_weight` times the flossing loss alone before training (`flossing.preflossing`,
-        the paper's pre-training flossing), each on one fresh sequence of the task.
+      prefloss: N > 0 (needs floss = k) for N updates of the same optimizer and learning rate,
+        unclipped, on `floss_weight` times the flossing loss alone before training
+        (`flossing.preflossing`, the paper's pre-training flossing), each on one fresh sequence
+        of the task; it stops early at an update that is not finite, keeping the weights
+        before it. Training, and a flow checkpoint at update 0, start from its weights.
         Flossing draws from child FLOSS_SEED_CHILD = 5 of SeedSequence(seed) (`floss_seeds`):
         its two children are the seed of the starting frame of the QR (the same at every
         update) and of the preflossing sequences; the weights and batches are those of the run
@@ -398,8 +400,8 @@ def train(cell, task, *, steps, hidden=32, batch=16, updates=200, lr=0.01, optim
     frame_seed, prefloss_seed = floss_seeds(seed) if floss else (None, None)
     pre = None
     if prefloss:
-        pre = _preflossing(cell, params, task, steps, state0, floss, floss_weight,
-                           OPTIMIZERS[optimizer](lr), prefloss, frame_seed, prefloss_seed)
+        pre = _preflossing(cell, params, task, steps, state0, floss, floss_weight, opt,
+                           prefloss, frame_seed, prefloss_seed)
         params = pre.params
     recorder = None
     if flow_every is not None:
@@ -627,9 +629,9 @@ def ablation_from_table(table):
 
     The results carry the loss and gradient-norm records, `diverged`, `baseline`, metadata,
     the flossing-loss record (all nan without its column) and the preflossing losses (from the
-    metadata; `prefloss.params` empty), not the trained parameters (`params` is empty). A CSV has no metadata: `baseline` is then
-    nan, and a run counts as diverged when it has a nonfinite record or stopped before the
-    longest run. Raises ValueError (one line) for a table that lacks a column.
+    metadata; `prefloss.params` empty), not the trained parameters (`params` is empty). A CSV
+    has no metadata: `baseline` is then nan, and a run counts as diverged when it has a
+    nonfinite record or stopped before the longest run. Raises ValueError (one line) for a table that lacks a column.
     """
     missing = [c for c in ABLATION_COLUMNS if c not in table.columns]
     if missing:
