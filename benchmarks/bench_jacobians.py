@@ -199,11 +199,13 @@ def profile_row(p):
 
     total = cumulative("gradient_flow")
     parts = {"forward pass (trajectory)": cumulative("trajectory"),
-             "step Jacobians (tangent_map)": cumulative("tangent_map"),
-             "spectral norms (top_singular_value)": cumulative("top_singular_value"),
-             "product P @ J, rescaling, slicing (gradient_flow's own lines)":
-                 sum(v[2] for k, v in stats.items() if k[2] == "gradient_flow")}
-    parts["other (Frobenius and loss-gradient norms, bookkeeping)"] = total - sum(parts.values())
+             "step Jacobians (step_jacobians)": cumulative("step_jacobians"),
+             "norms of the products (_Norms.record)": cumulative("record"),
+             "product P @ J (multiply, _matmul)": cumulative("multiply") + cumulative("_matmul"),
+             "rescaling, Frobenius norms (gradient_flow's own lines, frobenius)":
+                 sum(v[2] for k, v in stats.items() if k[2] == "gradient_flow")
+                 + cumulative("frobenius")}
+    parts["other (the by-hand columns' set-up, bookkeeping)"] = total - sum(parts.values())
     top = sorted(stats.items(), key=lambda kv: -kv[1][2])[:6]
     top = [(f"{Path(k[0]).name}:{k[2]}", v[2], v[1]) for k, v in top]
     start = time.perf_counter()

@@ -206,18 +206,20 @@ def autograd_route(cell, params, blocks, states, inputs, steps):
 
 
 def gradflow_jacobians(cell, params, states, inputs):
-    """`run()` computing all T step Jacobians the way `gradient_flow` does (one `Linearization`,
-    n tangents per step), or None when this engine has no such separable piece."""
+    """`run()` computing all T step Jacobians the way `gradient_flow` does (chunks of K steps
+    in one forward-mode call, `step_jacobians`), or None when this engine has no such piece."""
     try:
-        from gradflow.engine.jacobians import Linearization
-        linear = Linearization(cell, params)
-        eye = np.eye(states.shape[-1])
-        linear(states[0], inputs[0], eye, 0)
-    except (ImportError, TypeError, AttributeError):
+        from gradflow.engine.jacobians import chunk_steps, step_jacobians
+        from gradflow.engine.linearization import Linearization
+        from gradflow.engine.unroll import Trajectory
+    except ImportError:
         return None
+    trajectory = Trajectory(np.asarray(states))
+    K = chunk_steps(trajectory[0].shape[-1])
 
     def run():
-        for t in range(len(inputs)):
-            linear(states[t], inputs[t], eye, t)
+        linear = Linearization(cell, params)
+        for _ in step_jacobians(linear, trajectory, inputs, K):
+            pass
 
     return run

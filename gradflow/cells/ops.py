@@ -115,8 +115,23 @@ def _dot_jvp_0(g, ans, a, b):
     return np.dot(g, b)
 
 
+def _matmul_jvp_0(g, ans, a, b):
+    extra = np.ndim(g) - np.ndim(a)
+    strides = getattr(g, "strides", None)
+    if extra == 1 and np.ndim(a) == 2 and np.ndim(b) == 2 and np.shape(g)[1] > 1 \
+            and strides and strides[1] == 0:
+        once = np.matmul(g[:, :1], b)  # the same product at every step
+        return np.broadcast_to(once, np.shape(g)[:-1] + np.shape(b)[-1:])
+    return np.matmul(g, b)
+
+
 defjvp(dot, _dot_jvp_0, lambda g, ans, a, b: np.dot(a, g))
 defvjp(dot, dot_vjp_0, dot_vjp_1)
+# A user cell written with autograd's own `dot(h, W.T)` or `h @ W.T` gets the same forward
+# mode: autograd's rules, except for tangents with an extra leading axis (which only
+# gradflow's batched tangents have), so its other uses are unchanged.
+defjvp(np.dot, _dot_jvp_0, lambda g, ans, a, b: np.dot(a, g))
+defjvp(np.matmul, _matmul_jvp_0, lambda g, ans, a, b: np.matmul(a, g))
 
 
 def _broadcast(x, target):
