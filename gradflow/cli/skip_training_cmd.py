@@ -25,6 +25,29 @@ from .plot_cmds import read_results
 FIGURE_SIZE = (TWO_COLUMN[0], 2.8)  # inches: one panel per task and the legend beside them
 
 
+BUDGET_OPTIONS = [
+    click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True,
+                 metavar="H", help="Hidden units of every model."),
+    click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True,
+                 metavar="B", help="Sequences per mini-batch."),
+    click.option("--updates", type=click.IntRange(min=1), default=300, show_default=True,
+                 metavar="N", help="Parameter updates per run (the same budget for all)."),
+    click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.005,
+                 show_default=True, metavar="RATE",
+                 help="Learning rate (step size, unitless; positive and finite)."),
+    click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
+                 show_default=True, help="Optimizer of every run."),
+]
+
+
+def budget_options(command):
+    """Add the training budget of the commands that train several models on one task:
+    --hidden, --batch, --updates, --lr, --optimizer."""
+    for option in reversed(BUDGET_OPTIONS):
+        command = option(command)
+    return command
+
+
 def _items(kind, check):
     """A click callback for a comma list: each item passes `check` (which raises ValueError),
     none twice; 'none' alone is the empty list where `kind` allows it."""
@@ -199,16 +222,7 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
               "recall's distractors, copy's blanks; TASK: gives a task its own list. Repeat for "
               "each task. [default: " + "; ".join(f"{t}:{','.join(map(str, d))}"
                                                   for t, d in DELAYS.items()) + "]")
-@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True,
-              metavar="H", help="Hidden units of every model.")
-@click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True,
-              metavar="B", help="Sequences per mini-batch.")
-@click.option("--updates", type=click.IntRange(min=1), default=300, show_default=True,
-              metavar="N", help="Parameter updates per run (the same budget for all).")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.005, show_default=True,
-              metavar="RATE", help="Learning rate (step size, unitless; positive and finite).")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
-              show_default=True, help="Optimizer of every run.")
+@budget_options
 @click.option("--clip-threshold", default="1", show_default=True, callback=_threshold,
               metavar="NORM|none", help="Global gradient-norm clipping at NORM for every run "
                                         "(positive, finite), or none.")

@@ -14,7 +14,7 @@ from ..plotting.style import RC, TWO_COLUMN
 from ..plotting.training_flow import plot_training_flow
 from ..training.clipping import CLIP_MODES
 from ..training.flow import FlowRun, flow_runs_from_table, flow_runs_to_table
-from ..training.loop import OPTIMIZERS, train
+from ..training.loop import train
 from ..training.skip_training import skip_training_from_table
 from ..training.tasks import TASKS, task_shape
 from .base import check_results_path, fail, given, one_line_errors, plot, progress_bar, \
@@ -22,7 +22,7 @@ from .base import check_results_path, fail, given, one_line_errors, plot, progre
 from .checkpoints import check_flow_exponents, checkpoint_options
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .params import FINITE, FilePath, FiniteFloat
-from .skip_training_cmd import flow_runs as skip_training_flow_runs
+from .skip_training_cmd import budget_options, flow_runs as skip_training_flow_runs
 
 FIGURE_SIZE = (TWO_COLUMN[0], 2.6)  # inches: three or four panels at the full text width
 COMPUTE_OPTIONS = ("cells", "variants", "clip_modes", "clip_threshold", "task", "steps",
@@ -143,16 +143,7 @@ def _compute(cells, variants, clip_modes, clip_threshold, budget, connection, fl
               help="Task: delayed recall, copy memory, the adding problem or 'hello'.")
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True,
               metavar="T", help="Task length T in time steps (recall: T distractors).")
-@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True,
-              metavar="H", help="Hidden units.")
-@click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True,
-              metavar="B", help="Sequences per mini-batch.")
-@click.option("--updates", type=click.IntRange(min=1), default=300, show_default=True,
-              metavar="N", help="Parameter updates per run.")
-@click.option("--lr", type=FiniteFloat(min=0, min_open=True), default=0.005, show_default=True,
-              metavar="RATE", help="Learning rate (positive and finite).")
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam",
-              show_default=True, help="Optimizer of every run.")
+@budget_options
 @click.option("--scale", type=FINITE, default=1.0, show_default=True, metavar="G",
               help="Scale of the recurrent weights (gaussian N(0, G^2/H)).")
 @click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
