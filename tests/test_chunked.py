@@ -106,8 +106,12 @@ def test_chunked_route_equals_the_one_step_route(case):
     T = 150  # several chunks of 64 and a partial one
     inputs = np.random.default_rng(9).standard_normal((T, 4))
     s0 = None if hasattr(cell, "state_size") else np.zeros(7)
-    _flows_agree(cell, params, inputs, s0, products_at=(1, 64, 65, T), spectrum_at=(70,),
-                 keep_loss_gradients=True)
+    flow = _flows_agree(cell, params, inputs, s0, products_at=(1, 64, 65, T),
+                        spectrum_at=(70,), keep_loss_gradients=True)
+    # the comparison covered every distance with a defined number, across chunk boundaries
+    assert flow.log10_spectral_norm.shape == (T,)
+    assert np.all(np.isfinite(flow.log10_spectral_norm))
+    assert sorted(flow.products) == [1, 64, 65, T] and 70 in flow.singular_values
 
 
 def test_chunked_route_is_taken_by_transformed_and_stacked_cells():
