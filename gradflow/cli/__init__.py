@@ -11,5 +11,6 @@ from . import gallery_cmds  # noqa: F401  (plot phase, heatmap, spectrum, gates)
 from . import depth_plot_cmds  # noqa: F401  (plot depth, sensitivity)
 from . import sweep_cmd  # noqa: F401  (sweep)
 from . import training_flow_cmd  # noqa: F401  (plot training-flow)
+from . import flossing_cmd  # noqa: F401  (ablate flossing, plot flossing)
 
 __all__ = ["main", "plot", "ablate"]

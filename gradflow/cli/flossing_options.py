@@ -32,15 +32,19 @@ class _Every(click.ParamType):
         return number
 
 
-def floss_options(command):
+def floss_options(command=None, *, floss=0, prefloss=0):
     """Add --floss, --floss-weight, --floss-every and --prefloss to a training command
-    (parameters floss, floss_weight, floss_every, prefloss; as `train` takes them)."""
+    (parameters floss, floss_weight, floss_every, prefloss; as `train` takes them), with the
+    defaults `floss` and `prefloss` (0: no flossing unless asked for)."""
+    if command is None:
+        return lambda cmd: floss_options(cmd, floss=floss, prefloss=prefloss)
     options = [
-        click.option("--floss", type=click.IntRange(min=0), default=0, show_default=True,
-                     metavar="K",
+        click.option("--floss", type=click.IntRange(min=0 if floss == 0 else 1),
+                     default=floss, show_default=True, metavar="K",
                      help="Gradient flossing (Engelken 2023): add to the loss the mean of the "
                           "squared leading K Lyapunov exponents of one sequence of the batch, "
-                          "pushing them towards 0 (0: no flossing; at most the state size)."),
+                          "pushing them towards 0 (at most the state size"
+                          + ("; 0: no flossing)." if floss == 0 else ").")),
         click.option("--floss-weight", type=FiniteFloat(min=0, min_open=True), default=1.0,
                      show_default=True, metavar="BETA",
                      help="Weight of the flossing loss (positive and finite)."),
@@ -48,7 +52,8 @@ def floss_options(command):
                      metavar="M|never",
                      help="Floss at updates 1, 1 + M, 1 + 2M, ...; 'never': only before "
                           "training (needs --prefloss)."),
-        click.option("--prefloss", type=click.IntRange(min=0), default=0, show_default=True,
+        click.option("--prefloss", type=click.IntRange(min=0), default=prefloss,
+                     show_default=True,
                      metavar="N",
                      help="Before training, N updates on the flossing loss alone, one fresh "
                           "sequence of the task each (needs --floss K)."),

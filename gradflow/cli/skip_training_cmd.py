@@ -48,7 +48,7 @@ def budget_options(command):
     return command
 
 
-def _items(kind, check):
+def items(kind, check):
     """A click callback for a comma list: each item passes `check` (which raises ValueError),
     none twice; 'none' alone is the empty list where `kind` allows it."""
     def parse(ctx, param, value):
@@ -109,25 +109,89 @@ def _delay_lists(ctx, param, values):
         if any(t == (task or None) for t, _ in out):
             raise click.BadParameter(f"{value!r}: delays for "
                                      f"{task or 'every task'} are given twice")
-        out.append((task or None, _items("delay", _whole(1, "a delay"))(ctx, param, listed)))
+        out.append((task or None, items("delay", _whole(1, "a delay"))(ctx, param, listed)))
     return out
 
 
-def resolve_delays(tasks, lists):
-    """{task: delays} from the parsed --delays (exit 2 for a list of a task not trained)."""
+def resolve_delays(tasks, lists, defaults=DELAYS):
+    """{task: delays} from the parsed --delays (exit 2 for a list of a task not trained);
+    `defaults` ({task: delays}) for the tasks without a list."""
     own = {t: d for t, d in lists if t is not None}
     every = next((d for t, d in lists if t is None), None)
     for task in own:
         if task not in tasks:
             raise click.BadParameter(f"delays are given for {task}, which --tasks does not "
                                      "train", param_hint="--delays")
-    return {t: own.get(t, every if every is not None else DELAYS[t]) for t in tasks}
+    return {t: own.get(t, every if every is not None else defaults[t]) for t in tasks}
 
 
 def _threshold(ctx, param, value):
     if value.strip().lower() == "none":
         return None
     return FiniteFloat(min=0, min_open=True).convert(value, param, ctx)
+
+
+def comparison_options(*, tasks, delays, seeds, plot_command, figure_text):
+    """The options of the commands that train several models on tasks that need memory at
+    several delays with one budget (ablate skip-training, ablate flossing): --extra-cells,
+    --tasks, --delays, the budget, --clip-threshold, --forget-bias, --skip-scale,
+    --highway-bias, --seeds, --eval-batch, --workers, --format, -o, --figure; with the default
+    `tasks`, `delays` ({task: delays}) and `seeds`."""
+    options = [
+        click.option("--extra-cells", default=",".join(EXTRA_CELLS), show_default=True,
+                     callback=items("cell", _cell), metavar="C1,C2,...|none",
+                     help="Other cells trained alongside, without a connection."),
+        click.option("--tasks", default=",".join(tasks), show_default=True,
+                     callback=items("task", _task), metavar="T1,T2",
+                     help="Tasks that need memory: recall (the first of T + 1 tokens, asked "
+                          "for after T distractors), copy (10 tokens, copied after T blanks)."),
+        click.option("--delays", "delay_lists", multiple=True,
+                     callback=_delay_lists, metavar="[TASK:]T1,T2,...",
+                     help="Delays T in time steps, each at least 1: recall's distractors, "
+                          "copy's blanks; TASK: gives a task its own list. Repeat for each "
+                          "task. [default: " + "; ".join(f"{t}:{','.join(map(str, d))}"
+                                                         for t, d in delays.items()) + "]"),
+        *BUDGET_OPTIONS,
+        click.option("--clip-threshold", default="1", show_default=True, callback=_threshold,
+                     metavar="NORM|none", help="Global gradient-norm clipping at NORM for every "
+                                               "run (positive, finite), or none."),
+        click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
+                     help="Initial bias of the gate that keeps memory (LSTM forget gate, GRU "
+                          "update gate)."),
+        click.option("--skip-scale", type=FINITE, default=1.0, show_default=True, metavar="B",
+                     help="Initial skip weights: B = B I for skip:K, each B_j = (B / K) I for "
+                          "dense:K."),
+        click.option("--highway-bias", type=FINITE, default=-1.0, show_default=True,
+                     metavar="B", help="Initial bias of the highway's transform gate; negative "
+                                       "keeps more of s_{t-1}."),
+        click.option("--seeds", default=",".join(map(str, seeds)), show_default=True,
+                     callback=items("seed", _whole(0, "a seed")), metavar="S1,S2,...",
+                     help="One run per seed and model: the seed fixes the initial weights, the "
+                          "training batches and the held-out batch (the same for every "
+                          "model)."),
+        click.option("--eval-batch", type=click.IntRange(min=1), default=256, show_default=True,
+                     metavar="N", help="Held-out sequences on which each trained model is "
+                                       "judged."),
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                     metavar="N", help="Processes training runs side by side (at most one per "
+                                       "core helps); the results do not depend on N."),
+        click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
+                     default="table", show_default=True,
+                     help="What to print on stdout: the tables for people, or the rows of -o "
+                          "as CSV / JSON (columns in the README)."),
+        click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
+                     help="Also write one row per run (and update, with flow checkpoints) to "
+                          "FILE: .csv, .json or .npz by its suffix; `gradflow plot "
+                          f"{plot_command} FILE` draws the figure again."),
+        click.option("--figure", type=FilePath(dir_okay=False), metavar="FILE",
+                     help=f"Also draw {figure_text} to FILE (.png, .pdf, .svg)."),
+    ]
+
+    def add(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return add
 
 
 def _refuse_skip(ctx, param, value):
@@ -207,52 +271,12 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
 @click.option("--cell", type=click.Choice(sorted(CELLS)), default="rnn", show_default=True,
               help="Base cell whose skip variants are trained (the RNN is tanh).")
 @click.option("--variants", default=",".join(VARIANTS), show_default=True,
-              callback=_items("variant", _variant), metavar="V1,V2,...",
+              callback=items("variant", _variant), metavar="V1,V2,...",
               help="Connections around the base cell, each once, from none (the cell alone), "
                    "residual, skip:K, dense:K, highway (K a lag in steps).")
-@click.option("--extra-cells", default=",".join(EXTRA_CELLS), show_default=True,
-              callback=_items("cell", _cell), metavar="C1,C2,...|none",
-              help="Other cells trained alongside, without a connection.")
-@click.option("--tasks", default="recall,copy", show_default=True,
-              callback=_items("task", _task), metavar="T1,T2",
-              help="Tasks that need memory: recall (the first of T + 1 tokens, asked for after "
-                   "T distractors), copy (10 tokens, copied after T blanks).")
-@click.option("--delays", "delay_lists", multiple=True, callback=_delay_lists,
-              metavar="[TASK:]T1,T2,...", help="Delays T in time steps, each at least 1: "
-              "recall's distractors, copy's blanks; TASK: gives a task its own list. Repeat for "
-              "each task. [default: " + "; ".join(f"{t}:{','.join(map(str, d))}"
-                                                  for t, d in DELAYS.items()) + "]")
-@budget_options
-@click.option("--clip-threshold", default="1", show_default=True, callback=_threshold,
-              metavar="NORM|none", help="Global gradient-norm clipping at NORM for every run "
-                                        "(positive, finite), or none.")
-@click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
-              help="Initial bias of the gate that keeps memory (LSTM forget gate, GRU update "
-                   "gate).")
-@click.option("--skip-scale", type=FINITE, default=1.0, show_default=True, metavar="B",
-              help="Initial skip weights: B = B I for skip:K, each B_j = (B / K) I for "
-                   "dense:K.")
-@click.option("--highway-bias", type=FINITE, default=-1.0, show_default=True, metavar="B",
-              help="Initial bias of the highway's transform gate; negative keeps more of "
-                   "s_{t-1}.")
-@click.option("--seeds", default="0,1,2", show_default=True,
-              callback=_items("seed", _whole(0, "a seed")), metavar="S1,S2,...",
-              help="One run per seed and model: the seed fixes the initial weights, the "
-                   "training batches and the held-out batch (the same for every model).")
-@click.option("--eval-batch", type=click.IntRange(min=1), default=256, show_default=True,
-              metavar="N", help="Held-out sequences on which each trained model is judged.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              metavar="N", help="Processes training runs side by side (at most one per core "
-                                "helps); the results do not depend on N.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="What to print on stdout: the accuracy tables for people, "
-                                      "or one row per run as CSV / JSON (columns in the README).")
-@click.option("-o", "--output", type=FilePath(dir_okay=False), metavar="FILE",
-              help="Also write one row per run to FILE: .csv, .json or .npz by its suffix; "
-                   "`gradflow plot skip-training FILE` draws the figure again.")
-@click.option("--figure", type=FilePath(dir_okay=False), metavar="FILE",
-              help="Also draw accuracy against delay, one panel per task, to FILE (.png, .pdf, "
-                   ".svg).")
+@comparison_options(tasks=("recall", "copy"), delays=DELAYS, seeds=(0, 1, 2),
+                    plot_command="skip-training", figure_text="accuracy against delay (one "
+                    "panel per task)")
 @click.option("--skip", hidden=True, expose_value=False, callback=_refuse_skip)
 @checkpoint_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

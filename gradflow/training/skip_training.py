@@ -24,13 +24,14 @@ from ..cells.skips import parse_skip, transform
 from .evaluation import evaluate
 from .flow import (FLOW_EXPONENTS, FLOW_SAMPLES, FlowRun, flow_column_names, flow_columns,
                    flow_runs_from_table)
-from .loop import _check_memory, _check_settings, init_model, train
+from .loop import _check_flossing, _check_memory, _check_settings, init_model, train
 from .tasks import TASKS, make_task, task_shape
 
 __all__ = ["SOLVED", "VARIANTS", "DELAYS", "EXTRA_CELLS", "SKIP_TRAINING_TASKS",
            "SKIP_TRAINING_COLUMNS", "FINAL_LOSS_WINDOW", "Run", "SkipTraining", "AccuracyByDelay",
            "skip_training", "accuracy_by_delay", "skip_training_to_table", "skip_training_from_table"]
 
+FLOSSED = "+floss"  # the name of a model trained with gradient flossing: 'rnn+floss'
 SOLVED = 0.9  # a model solves a delay when its held-out accuracy, mean over seeds, reaches this
 FINAL_LOSS_WINDOW = 10  # updates averaged into the final training loss (one batch is noisy)
 VARIANTS = ("none", "residual", "skip:4", "dense:4", "highway")
@@ -79,7 +80,8 @@ class AccuracyByDelay(NamedTuple):
     """Held-out accuracy of every model on one task: `models` (M,), `delays` (D,); `mean`,
     `low`, `high` (M, D): the mean, smallest and largest over the seeds (nan where no run);
     `chance`; `solved` (M,): the largest delay whose mean accuracy is at least `level`, or
-    None where there is none."""
+    None where there is none; `success` (M, D): the fraction of the seeds whose accuracy is
+    at least `level` (the success rate; nan where no run)."""
     task: str
     models: tuple
     delays: tuple
@@ -89,6 +91,7 @@ class AccuracyByDelay(NamedTuple):
     chance: float
     solved: tuple
     level: float
+    success: np.ndarray
 
 
 def _distinct(what, values):
@@ -104,23 +107,32 @@ def _model(cell, variant, skip_scale, highway_bias):
     return transform(base, variant, scale=skip_scale, highway_bias=highway_bias), base
 
 
-def _models(cell, variants, extra_cells, skip_scale, highway_bias):
-    """[(name, cell, variant)]: the variants of `cell`, then the extra cells."""
+def _models(cell, variants, extra_cells, skip_scale, highway_bias, floss_variants=()):
+    """[(name, cell, variant, flossed)]: the variants of `cell`, each followed by its flossed
+    twin where it is in `floss_variants`, then the extra cells."""
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose from {', '.join(CELLS)}")
     specs = []
     for v in variants:
         if v != "none":
             parse_skip(v)
-        specs.append((cell, None if v == "none" else v))
+        specs.append((cell, None if v == "none" else v, False))
+        if v in floss_variants:
+            specs.append((cell, None if v == "none" else v, True))
+    for v in floss_variants:
+        if v not in variants:
+            raise ValueError(f"flossed variant {v!r} is not among the variants "
+                             f"({', '.join(variants) or 'none given'}): each flossed model is "
+                             "compared with the same model trained without flossing")
     for name in extra_cells:
         if name not in CELLS:
             raise ValueError(f"unknown cell {name!r}; choose from {', '.join(CELLS)}")
-        specs.append((name, None))
+        specs.append((name, None, False))
     if not specs:
         raise ValueError("give at least one variant or cell to train")
-    models = [(_model(c, v, skip_scale, highway_bias)[0].name, c, v) for c, v in specs]
-    _distinct("model", [name for name, _, _ in models])
+    models = [(_model(c, v, skip_scale, highway_bias)[0].name + (FLOSSED if f else ""), c, v, f)
+              for c, v, f in specs]
+    _distinct("model", [name for name, _, _, _ in models])
     return models
 
 
@@ -160,7 +172,7 @@ def _check(tasks, delays, seeds, models, eval_batch):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
                 raise ValueError(f"{name} must be whole numbers of at least {low}, got {v!r}")
     shortest = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays[t])
-    for name, _, variant in models:
+    for name, _, variant, _ in models:
         lag = (parse_skip(variant) or (None, None))[1]
         if lag is not None and lag > shortest[0]:
             raise ValueError(f"{name}: the lag {lag} is longer than the shortest sequence "
@@ -193,22 +205,28 @@ def _one_run(job):
     task, delay, seed = job["task"], job["delay"], job["seed"]
     params = _initial_params(model, base, task, job["budget"]["hidden"], seed, job["init"],
                              job["scale"], job["forget_bias"])
-    result = train(model, task, steps=delay, seed=seed, params=params, **job["budget"])
+    flossing = job.get("floss") or {}
+    result = train(model, task, steps=delay, seed=seed, params=params, **job["budget"],
+                   **flossing)
     held_out = evaluate(model, result.params, task, delay, batch=job["eval_batch"],
                         seed=_children(seed)[2])
-    run = Run(model.name, task, int(delay), int(seed),
+    name = model.name + (FLOSSED if flossing else "")
+    run = Run(name, task, int(delay), int(seed),
               float(np.mean(result.loss[-FINAL_LOSS_WINDOW:])), held_out.loss,
               held_out.accuracy, held_out.chance, held_out.baseline, bool(result.diverged),
               len(result.loss))
     if result.flow is None:
         return run
-    return run, FlowRun(model.name, result.loss, result.flow, float(result.baseline))
+    return run, FlowRun(name, result.loss, result.flow, float(result.baseline))
 
 
 def _cost(job):
-    """A run's relative cost: its sequence length, times 1.5 where every step has a loss."""
+    """A run's relative cost: its sequence length, times 1.5 where every step has a loss and
+    4 where it flosses at every update."""
     length = task_shape(job["task"], job["delay"])[0]
-    return length * (1.5 if job["task"] == "copy" else 1.0)
+    flossing = job.get("floss") or {}
+    return length * (1.5 if job["task"] == "copy" else 1.0) * \
+        (4.0 if flossing.get("floss_every") == 1 else 1.0)
 
 
 def _map(jobs, workers, progress):
@@ -245,7 +263,8 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
                   batch=32, updates=300, lr=0.005, optimizer="adam", clip_threshold=1.0,
                   skip_scale=1.0, highway_bias=-1.0, forget_bias=1.0, init="gaussian",
                   scale=1.0, eval_batch=256, max_loss=1e6, workers=1, progress=None,
-                  flow_every=None, flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS):
+                  flow_every=None, flow_samples=FLOW_SAMPLES, flow_exponents=FLOW_EXPONENTS,
+                  floss=None, floss_variants=("none",)):
     """Train `cell` under each skip connection of `variants`, and each of `extra_cells`, on every
     task, delay and seed with the same budget, and evaluate each on held-out sequences.
 
@@ -272,6 +291,11 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
       progress: called with no argument after each run.
       flow_every, flow_samples, flow_exponents: gradient-flow checkpoints of every run (see
         `train`); they change no run's numbers.
+      floss: gradient flossing, a dict of `train`'s flossing settings ('floss' = k > 0 and
+        any of 'floss_weight', 'floss_every', 'prefloss'), or None (no flossing): each variant
+        in `floss_variants` (which must be among `variants`) is trained a second time with
+        them, as the model '<name>+floss' (for instance 'rnn+floss'), listed right after the
+        same model without flossing; same weights, batches and held-out batch.
 
     Returns:
       A `SkipTraining`: one `Run` per task, delay, model and seed, in that order, and with
@@ -286,7 +310,10 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
     delays = _delays_by_task(tasks, delays)
     _distinct("variant", variants)
     _distinct("cell", extra_cells)
-    models = _models(cell, variants, extra_cells, skip_scale, highway_bias)
+    flossing = _flossing(floss)
+    floss_variants = tuple(floss_variants) if flossing else ()
+    _distinct("flossed variant", floss_variants)
+    models = _models(cell, variants, extra_cells, skip_scale, highway_bias, floss_variants)
     _check(tasks, delays, seeds, models, eval_batch)
     if clip_threshold is not None and not (clip_threshold > 0 and math.isfinite(clip_threshold)):
         raise ValueError(f"the clipping threshold must be positive and finite, got "
@@ -312,20 +339,23 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
                     hidden=hidden, batch=batch, updates=updates, lr=lr,
                     threshold=budget["threshold"], truncation=None, scale=scale,
                     forget_bias=forget_bias, max_loss=max_loss, **flow)
-    for _, name, variant in models:
+    for model_name, name, variant, flossed in models:
+        model = _model(name, variant, skip_scale, highway_bias)[0]
+        if flossed and flossing["floss"] > model.state_blocks * hidden:
+            raise ValueError(f"{model_name}: floss must be at most its state size "
+                             f"{model.state_blocks * hidden}, got {flossing['floss']}")
         for task in tasks:  # refusals now, not in the middle of the sweep
-            _check_memory(_model(name, variant, skip_scale, highway_bias)[0], task,
-                          max(delays[task]), hidden, batch, None)
+            _check_memory(model, task, max(delays[task]), hidden, batch, None)
     jobs = [{"cell": name, "variant": variant, "task": task, "delay": int(delay),
-             "seed": int(seed), **common}
-            for task in tasks for delay in delays[task] for _, name, variant in models
+             "seed": int(seed), **common, **({"floss": flossing} if flossed else {})}
+            for task in tasks for delay in delays[task] for _, name, variant, flossed in models
             for seed in seeds]
     runs = _map(jobs, int(workers), progress)
     flows = None
     if flow:
         runs, flows = [r for r, _ in runs], tuple(f for _, f in runs)
     metadata = {"cell": cell if variants else None, "variants": list(variants),
-                "extra_cells": list(extra_cells), "models": [name for name, _, _ in models],
+                "extra_cells": list(extra_cells), "models": [m[0] for m in models],
                 "tasks": list(tasks),
                 "delays": {t: [int(d) for d in delays[t]] for t in tasks},
                 "seeds": [int(s) for s in seeds], "hidden": hidden, "batch": batch,
@@ -335,7 +365,31 @@ def skip_training(cell="rnn", *, variants=VARIANTS, extra_cells=EXTRA_CELLS,
                 "scale": scale, "eval_batch": eval_batch, "max_loss": max_loss,
                 "final_loss_window": FINAL_LOSS_WINDOW, "solved_level": SOLVED,
                 **flow, "gradflow_version": __version__}
+    if flossing:
+        metadata.update(floss_variants=list(floss_variants), **flossing)
     return SkipTraining(tuple(runs), metadata, flows)
+
+
+def _flossing(floss):
+    """The flossing settings of `train` (all four keys) from the `floss` argument, {} for
+    None; ValueError (one line) for an unknown key or a setting `train` refuses."""
+    if floss is None:
+        return {}
+    if not isinstance(floss, Mapping) or "floss" not in floss:
+        raise ValueError(f"floss must be None or a dict with the key 'floss' (k > 0), got "
+                         f"{floss!r}")
+    settings = {"floss": floss["floss"], "floss_weight": 1.0, "floss_every": 1, "prefloss": 0}
+    unknown = [k for k in floss if k not in settings]
+    if unknown:
+        raise ValueError(f"unknown flossing setting {unknown[0]!r}; choose from "
+                         f"{', '.join(settings)}")
+    settings.update(floss)
+    if isinstance(settings["floss"], bool) or not isinstance(settings["floss"], (int, np.integer)) \
+            or settings["floss"] < 1:
+        raise ValueError(f"floss must be a whole number of at least 1, got "
+                         f"{settings['floss']!r}")
+    _check_flossing(**settings)
+    return settings
 
 
 def accuracy_by_delay(result, task, level=SOLVED):
@@ -347,20 +401,22 @@ def accuracy_by_delay(result, task, level=SOLVED):
         raise ValueError(f"no runs on task {task!r}")
     models = tuple(dict.fromkeys(r.model for r in runs))
     delays = tuple(sorted({r.delay for r in runs}))
-    mean, low, high = (np.full((len(models), len(delays)), np.nan) for _ in range(3))
+    mean, low, high, success = (np.full((len(models), len(delays)), np.nan) for _ in range(4))
     for i, model in enumerate(models):
         for j, delay in enumerate(delays):
             acc = [r.accuracy for r in runs if r.model == model and r.delay == delay]
             if acc:
                 mean[i, j], low[i, j], high[i, j] = np.mean(acc), np.min(acc), np.max(acc)
+                success[i, j] = np.mean(np.asarray(acc) >= level)
     solved = tuple(max((d for d, m in zip(delays, row) if m >= level), default=None)
                    for row in mean)
     return AccuracyByDelay(task, models, delays, mean, low, high, float(runs[0].chance),
-                           solved, level)
+                           solved, level, success)
 
 
 def skip_training_to_table(result):
-    """A long `Table` (kind 'skip_training'): one row per run, columns SKIP_TRAINING_COLUMNS
+    """A long `Table` (kind 'skip_training', or 'flossing' for a `flossing_ablation`'s, whose
+    metadata say `ablation: flossing`): one row per run, columns SKIP_TRAINING_COLUMNS
     (diverged 1 or 0); the metadata holds every setting and, per task, the largest delay each
     model solves.
 
@@ -378,7 +434,8 @@ def skip_training_to_table(result):
     for task in tasks:
         summary = accuracy_by_delay(result, task)
         solved[task] = dict(zip(summary.models, summary.solved))
-    meta = {**result.metadata, "kind": "skip_training", "largest_solved": solved}
+    kind = "flossing" if result.metadata.get("ablation") == "flossing" else "skip_training"
+    meta = {**result.metadata, "kind": kind, "largest_solved": solved}
     if result.flows is None:
         columns = {name: np.array([getattr(r, name) for r in result.runs],
                                   dtype=types.get(name, float))
