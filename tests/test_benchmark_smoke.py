@@ -155,3 +155,13 @@ def test_quick_training_flow_benchmark_compares_runs_with_and_without_checkpoint
     assert [r[1].strip() for r in rows] == ["rnn", "lstm"]
     assert all(int(r[5]) == 2 for r in rows)  # every 20 updates: at 0 and at the end, 12
     assert out.read_text().strip() == proc.stdout.strip()
+
+
+def test_quick_flossing_benchmark_times_the_three_kinds_of_run(tmp_path):
+    out = tmp_path / "flossing.md"
+    proc = run_quick("bench_flossing.py", out, timeout=120)
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in proc.stdout.splitlines()
+            if line.startswith("| 5 |")]
+    assert len(rows) == 1 and rows[0][:2] == ["5", "2"]
+    assert all(float(c) > 0 for c in rows[0][2:])
+    assert out.read_text().strip() == proc.stdout.strip()

@@ -16,7 +16,8 @@ from gradflow.cells.skips import skip
 from gradflow.engine.jacobians import lyapunov_spectrum
 from gradflow.training.flossing import (floss_gradient, flossing_loss, lyapunov_exponents,
                                         preflossing, qr)
-from gradflow.training.loop import init_model, sgd
+from gradflow.training.loop import init_model
+from gradflow.training.optimizers import sgd
 
 from cell_oracles import ORACLES, oracle_trajectory, random_params
 

@@ -178,6 +178,9 @@ def test_cli_prints_and_writes_the_librarys_runs_and_plot_redraws_the_same_figur
     assert code == 0, err
     with open(fig, "rb") as a, open(again, "rb") as b:
         assert a.read() == b.read()
+    # The runs with and without flossing, overlaid by plot training-flow.
+    code, _, err = run(["plot", "training-flow", out_file, "-o", str(tmp_path / "flow.png")])
+    assert code == 0 and os.path.getsize(tmp_path / "flow.png") > 0, err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -13,8 +13,9 @@ from ..cells.skips import transform
 from ..io.results import FORMATS, read_table, table_to_text
 from ..training.clipping import CLIP_MODES
 from ..training.flow import FlowRun
-from ..training.loop import (ABLATION_COLUMNS, OPTIMIZERS, ablation_from_table, ablation_to_table,
-                             clipping_ablation, summarize)
+from ..training.clipping_ablation import (ABLATION_COLUMNS, ablation_from_table,
+                                          ablation_to_table, clipping_ablation, summarize)
+from ..training.optimizers import OPTIMIZERS
 from ..training.tasks import TASKS
 from .base import ablate, check_results_path, fail, plot, progress_bar, write_results
 from .figures import (FIGURE_FORMATS, check_figure_path, figure_options, new_figure,

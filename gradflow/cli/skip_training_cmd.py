@@ -9,7 +9,7 @@ from ..cells.builtin import CELLS
 from ..cells.skips import parse_skip
 from ..plotting.skip_training import plot_skip_training
 from ..plotting.style import RC, TWO_COLUMN
-from ..training.loop import OPTIMIZERS
+from ..training.optimizers import OPTIMIZERS
 from ..training.tasks import task_shape
 from ..training.skip_training import (DELAYS, EXTRA_CELLS, SKIP_TRAINING_TASKS, SOLVED,
                                       VARIANTS,

@@ -64,8 +64,9 @@ def _clipping_label(row):
 
 
 def _from_table(table):
-    """The FlowRuns of a results file: a training-flow table, or the records of `gradflow
-    ablate clipping` or `ablate skip-training` written with --flow-every."""
+    """The FlowRuns of a results file: a training-flow table, the records of `gradflow
+    ablate clipping` or `ablate skip-training` written with --flow-every, or of `ablate
+    flossing`."""
     kind = table.kind
     if kind is None:  # a CSV: its columns say what wrote it
         kind = ("training_flow" if "run" in table.columns else
@@ -73,7 +74,7 @@ def _from_table(table):
                 "clipping" if "mode" in table.columns else None)
     if kind == "clipping":
         runs = flow_runs_from_table(table, ("mode", "threshold"), label=_clipping_label)
-    elif kind == "skip_training":
+    elif kind in ("skip_training", "flossing"):
         result = skip_training_from_table(table)
         if result.flows is None:
             raise ValueError("holds no flow checkpoints: run `gradflow ablate skip-training` "
@@ -82,9 +83,9 @@ def _from_table(table):
     elif kind == "training_flow":
         runs = flow_runs_from_table(table)
     else:
-        raise ValueError(f"holds {kind!r} results: draw a training-flow table or the records "
+        raise ValueError(f"holds {kind!r} results: draw a training-flow table, the records "
                          "of `gradflow ablate clipping` or `ablate skip-training` written with "
-                         "--flow-every")
+                         "--flow-every, or of `ablate flossing`")
     if not runs:
         raise ValueError("holds no flow checkpoints: train with --flow-every")
     return runs

@@ -32,7 +32,7 @@ from .._version import __version__
 from ..analysis.decay import decay_profile
 from ..analysis.spectra import spectrum
 from ..io.files import atomic_path
-from ..training.loop import clipping_ablation, summarize
+from ..training.clipping_ablation import clipping_ablation, summarize
 from ..training.skip_training import SKIP_TRAINING_COLUMNS, skip_training
 from .spec import network_of
 
@@ -101,7 +101,7 @@ def run_point(task):
         weight_norm (||W_hh||_2 of the drawn recurrent weights, null for a stack);
       lyapunov: lyapunov (the exponents, log10 per step, largest first) and state_size;
       clipping: runs, one per clipping mode and threshold: mode, threshold and CLIPPING_METRICS
-        (`gradflow.training.loop.summarize` over the last FINAL_LOSS_WINDOW updates);
+        (`gradflow.training.clipping_ablation.summarize` over the last FINAL_LOSS_WINDOW updates);
       skip_training: SKIP_TRAINING_RESULT, the fields of the point's one `Run` of
         `skip_training` (model 'rnn+skip:4', ...; final_loss, eval_loss, accuracy, chance,
         baseline, diverged, updates).

@@ -32,7 +32,7 @@ from typing import NamedTuple
 from ..analysis.network import Network
 from ..cells.skips import parse_skip
 from ..training.clipping import CLIP_MODES
-from ..training.loop import OPTIMIZERS
+from ..training.optimizers import OPTIMIZERS
 from ..training.skip_training import SKIP_TRAINING_TASKS
 from ..training.tasks import TASKS, task_shape
 

@@ -216,7 +216,7 @@ def preflossing(params, cell, batches, state0, k, optimizer, *, seed=0, discard=
       batches: an iterable of inputs, each (T, D) or (T, B, D) (for instance fresh task
         sequences, as in the paper, which flosses on one sequence at a time).
       state0: (n,) or (B, n), the initial state of every sequence.
-      optimizer: a `gradflow.training.loop.Optimizer` (`adam(lr)` as in the paper, `sgd(lr)`);
+      optimizer: a `gradflow.training.optimizers.Optimizer` (`adam(lr)` as in the paper, `sgd(lr)`);
         it starts from a fresh state. Its learning rate sets the strength of flossing.
       k, seed, discard: as for `lyapunov_exponents`.
 
