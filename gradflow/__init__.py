@@ -37,6 +37,7 @@ from .io.weights import load_weights
 from .training.loop import train
 from .training.evaluation import evaluate
 from .training.skip_training import accuracy_by_delay, skip_training
+from .training.flossing_ablation import flossing_ablation, flow_by_delay
 
 __version__ = _version.__version__  # written once, in _version.py (setup.cfg reads it there)
 
@@ -47,5 +48,5 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table",
            "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
            "highway", "skip_ablation", "truncated_bptt", "train", "evaluate", "skip_training",
-           "accuracy_by_delay", "stack", "bidirectional", "PerStep", "mlp", "depth_flow",
+           "accuracy_by_delay", "flossing_ablation", "flow_by_delay", "stack", "bidirectional", "PerStep", "mlp", "depth_flow",
            "input_sensitivity", "depth_map", "sensitivity", "feedforward_flow"]

@@ -421,6 +421,63 @@ def truncation_phrases():
             f"{lost10['gru', 'sum']}"]
 
 
+def flossing_phrases():
+    n = Numbers("flossing")
+    m = n.meta
+    rnn, floss, skip, lstm, gru = (n.row(model=x) for x in m["models"])
+    assert m["models"] == ["rnn", "rnn+floss", "rnn+skip:4", "lstm", "gru"]
+    assert m["delays"] == {"recall": [10, 20, 40, 60]} and m["floss_every"] == 1
+    assert m["optimizer"] == "adam"
+    seeds = len(m["seeds"])
+    # "from T = 10 to T = 20 on every seed and to T = 40 on most"; "no seed succeeds" at 60;
+    # skip:4 "succeeds on every seed at every delay"; LSTM and GRU "at T = 40 on none"
+    assert rnn["success_T10"] == 1 > rnn["success_T20"] and floss["success_T20"] == 1
+    assert floss["success_T40"] > 0.5 and floss["success_T60"] == 0
+    assert all(skip[f"success_T{d}"] == 1 for d in (10, 20, 40, 60))
+    assert lstm["success_T40"] == gru["success_T40"] == 0
+    assert skip["lyapunov_1_end_T60"] > 0  # "above 0"
+    ok = lambda r, d: str(round(r[f"success_T{d}"] * seeds))  # noqa: E731  (seeds that succeed)
+
+    def rates(r):
+        return ", ".join(fixed(r[f"success_T{d}"], 1) for d in (10, 20, 40)) + \
+            f" and {fixed(r['success_T60'], 1)}"
+
+    def pair(key, digits):
+        return tuple(fixed(x[key], digits) for x in (floss, rnn))
+
+    return [f"from seeds {', '.join(map(str, m['seeds'][:-1]))} and {m['seeds'][-1]}",
+            f"(forget bias {m['forget_bias']:g}) trained without it, all with H = {m['hidden']}, "
+            f"batch {m['batch']}, {m['updates']} updates of Adam at learning rate {m['lr']:g} and "
+            f"global-norm clipping at {m['clip_threshold']:g}",
+            f"judged on the same {m['eval_batch']} held-out sequences",
+            f"it first takes {m['prefloss']} preflossing updates and then flosses the leading "
+            f"{m['floss']} exponents (weight {m['floss_weight']:g}) at every update",
+            f"at least {m['solved_level']:g} (chance {fixed(m['chance'], 3)}); left, the share of "
+            f"the {seeds} seeds",
+            f"on {m['flow_samples']} held-out sequences",
+            f"its success rate is {rates(floss)} at T = 10, 20, 40 and 60, against {rates(rnn)} "
+            "without",
+            "(mean accuracy {} against {} at T = 20, {} against {} at T = 40)".format(
+                *pair("mean_T20", 2), *pair("mean_T40", 2)),
+            f"leading exponent is {fixed(floss['lyapunov_1_end_T40'], 3)} per step at T = 40 and "
+            f"{fixed(floss['lyapunov_1_end_T60'], 3)} at T = 60 (the plain RNN's "
+            f"{fixed(rnn['lyapunov_1_end_T40'], 3)} and {fixed(rnn['lyapunov_1_end_T60'], 3)})",
+            "norm at the delay is {} and {} (the plain RNN's {} and {})".format(
+                *(f"10^{fixed(r[f'log10_norm_delay_end_T{d}'], 2)}"
+                  for r in (floss, rnn) for d in (40, 60))),
+            f"(mean {fixed(floss['mean_T60'], 2)}, its seeds {fixed(floss['min_T60'], 2)} to "
+            f"{fixed(floss['max_T60'], 2)}) is far above the plain RNN's "
+            f"{fixed(rnn['mean_T60'], 2)}",
+            f"(mean accuracy {fixed(skip['mean_T60'], 2)} at T = 60), with a leading exponent "
+            f"above 0 ({fixed(skip['lyapunov_1_end_T60'], 3)} at T = 60) and a norm at the delay "
+            f"that grows with it (10^{fixed(skip['log10_norm_delay_end_T60'], 2)})",
+            f"succeed at T = 20 on {ok(lstm, 20)} and {ok(gru, 20)} of the {seeds} seeds",
+            f"(10^{fixed(lstm['log10_norm_delay_end_T40'], 2)} and "
+            f"10^{fixed(gru['log10_norm_delay_end_T40'], 2)} at the delay, from "
+            f"10^{fixed(lstm['log10_norm_delay_start_T40'], 2)} and "
+            f"10^{fixed(gru['log10_norm_delay_start_T40'], 2)} at the start)"]
+
+
 SECTIONS = {
     "Vanishing against holding": decay_phrases,
     "Phase diagram: vanishing, exploding, and the theory that predicts the boundary":
@@ -433,6 +490,7 @@ SECTIONS = {
     "Skip connections: what they change about the flow": skip_phrases,
     "Skip connections: what they change about learning": skip_training_phrases,
     "Gradient flow while networks learn": training_flow_phrases,
+    "Gradient flossing: what it changes about learning": flossing_phrases,
     "Truncated BPTT: what it throws away": truncation_phrases,
     "Depth: stacked layers, and deep feed-forward networks": depth_phrases,
     "Input sensitivity: how far back, and ahead, the output sees": sensitivity_phrases,
@@ -459,6 +517,8 @@ CONSTANTS = {
     "Skip connections: what they change about learning": {"4", "10", "1/8", "1"},
     # forget bias 1 and 1 - z; the band [1e-3, 1e3] of the horizon's definition
     "Gradient flow while networks learn": {"1", "1e-3", "1e3"},
+    # the lag in skip:4; exponents above 0; the forget bias 3 of the skip-training figure
+    "Gradient flossing: what it changes about learning": {"4", "0", "3"},
     # seed 003; W_y ~ N(0, 1/H); k = 1 (one step); the 90 % of the cosine 0.9 that is read off
     "Truncated BPTT: what it throws away": {"003", "0", "1", "90", "0.9"},
     # the seed's number; the years of the papers cited
