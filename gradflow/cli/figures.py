@@ -85,6 +85,15 @@ def new_figure(width, height, ncols=1, nrows=1, **kws):
         return plt.subplots(nrows, ncols, figsize=(width, height), **kws)
 
 
+def legend_beside(fig, ax, title=None):
+    """The legend of `ax` (its lines, in order) to its right, off the data, and `title` above
+    the figure when given; call inside the house style's rc_context."""
+    ax.legend(*ax.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.02, 0.5),
+              frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=RC["font.size"])
+
+
 def save_figure(fig, path, dpi):
     """Write `fig` to `path` atomically and close it.
 

@@ -19,7 +19,7 @@ from ..training.skip_training import (DELAYS, SOLVED, accuracy_by_delay,
 from ..training.tasks import task_shape
 from .base import ablate, check_results_path, emit, fail, one_line_errors, plot, progress_bar
 from .checkpoints import check_flow_exponents, checkpoint_options
-from .figures import check_figure_path, figure_options, new_figure, save_figure
+from .figures import check_figure_path, figure_options, legend_beside, new_figure, save_figure
 from .flossing_options import floss_options, floss_settings
 from .skip_training_cmd import accuracy_tables, comparison_options, items, resolve_delays
 
@@ -103,11 +103,7 @@ def draw_flossing(result, path, *, dpi=300, width=TWO_COLUMN[0], height=None, ti
                 plot_flow_by_delay(result, task, quantity, ax=ax, legend=False)
             if len(tasks) > 1:
                 row[0].set_title(f"{task}: " + row[0].get_title())
-        last = axes[0][-1]
-        last.legend(*last.get_legend_handles_labels(), loc="center left",
-                    bbox_to_anchor=(1.02, 0.5), frameon=False)
-        if title:
-            fig.suptitle(title, fontsize=RC["font.size"])
+        legend_beside(fig, axes[0][-1], title)
     save_figure(fig, path, dpi)
 
 

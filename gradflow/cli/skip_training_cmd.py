@@ -17,8 +17,9 @@ from ..training.skip_training import (DELAYS, EXTRA_CELLS, SKIP_TRAINING_TASKS, 
                                       skip_training_from_table, skip_training_to_table)
 from .base import ablate, check_results_path, one_line_errors, plot, progress_bar, \
     emit
-from .figures import check_figure_path, figure_options, new_figure, save_figure
+from .figures import check_figure_path, figure_options, legend_beside, new_figure, save_figure
 from .checkpoints import check_flow_exponents, checkpoint_options, flow_lines
+from .options import INIT_OPTIONS
 from .params import FINITE, FilePath, FiniteFloat
 from .plot_cmds import read_results
 
@@ -155,9 +156,7 @@ def comparison_options(*, tasks, delays, seeds, plot_command, figure_text):
         click.option("--clip-threshold", default="1", show_default=True, callback=_threshold,
                      metavar="NORM|none", help="Global gradient-norm clipping at NORM for every "
                                                "run (positive, finite), or none."),
-        click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
-                     help="Initial bias of the gate that keeps memory (LSTM forget gate, GRU "
-                          "update gate)."),
+        INIT_OPTIONS[2],  # --forget-bias
         click.option("--skip-scale", type=FINITE, default=1.0, show_default=True, metavar="B",
                      help="Initial skip weights: B = B I for skip:K, each B_j = (B / K) I for "
                           "dense:K."),
@@ -259,11 +258,7 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
             plot_skip_training(result, task, ax=ax, legend=False)
         for ax in axes[0][1:]:
             ax.set_ylabel("")
-        last = axes[0][-1]
-        last.legend(*last.get_legend_handles_labels(), loc="center left",
-                    bbox_to_anchor=(1.02, 0.5), frameon=False)
-        if title:
-            fig.suptitle(title, fontsize=RC["font.size"])
+        legend_beside(fig, axes[0][-1], title)
     save_figure(fig, path, dpi)
 
 
