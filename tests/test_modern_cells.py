@@ -267,6 +267,19 @@ def test_skip_of_mingru_has_the_exact_total_derivative():
     np.testing.assert_allclose(flow.log10_spectral_norm, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["mingru", "minlstm"])
+def test_gate_traces_of_the_min_cells(name):
+    net = gf.Network(name, hidden=4, input_size=3, steps=20, samples=2, seed=1)
+    built = net.build()
+    traces = gf.gate_traces(net)
+    gate = "keep" if name == "mingru" else "forget"
+    keep = np.concatenate([KEEP[name](built.params, x) for x in built.sequences], axis=1)
+    np.testing.assert_allclose(traces.gate_mean[gate], keep.mean(axis=1), rtol=1e-13)
+    expected = np.mean([np.log10(np.cumprod(KEEP[name](built.params, x)[::-1], axis=0)
+                                 .max(axis=1)) for x in built.sequences], axis=0)
+    np.testing.assert_allclose(traces.decay["spectral"], expected, rtol=1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(MODERN))
 def test_training_decreases_the_loss_on_easy_recall(name):
     run_ = gf.train(name, "recall", steps=2, hidden=16, updates=150, lr=0.03,
@@ -328,6 +341,8 @@ def test_cli_modern_cells_as_a_subprocess(tmp_path):
 
 def test_cli_other_commands_take_the_modern_cells(tmp_path):
     for args in (["lyapunov", "--cell", "minlstm", "--hidden", "3", "--steps", "10", "-q"],
+                 ["plot", "gates", "--cell", "mingru", "--cell", "minlstm", "--hidden", "3",
+                  "--steps", "10", "-q", "-o", str(tmp_path / "g.png")],
                  ["ablate", "clipping", "--cell", "mingru", "--task", "recall", "--steps", "3",
                   "--hidden", "4", "--updates", "3", "-q", "-o", str(tmp_path / "c.json")],
                  ["ablate", "skip-training", "--cell", "rnn", "--extra-cells", "indrnn,minlstm",
