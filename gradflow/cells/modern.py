@@ -22,6 +22,7 @@ References:
 """
 
 import math
+import operator
 
 import autograd.numpy as np
 import numpy as onp
@@ -65,7 +66,11 @@ def indrnn_bound(mag=2.0, steps=100):
     """
     if not (mag > 0 and math.isfinite(mag)):
         raise ValueError(f"MAG must be positive and finite, got {mag}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    try:
+        steps = operator.index(steps)
+    except TypeError:
+        raise ValueError(f"steps must be a positive whole number, got {steps!r}") from None
+    if steps < 1:
         raise ValueError(f"steps must be a positive whole number, got {steps!r}")
     return mag ** (1.0 / steps)
 
