@@ -88,8 +88,10 @@ def _indrnn_init(hidden, input_size, *, rng, init="gaussian", scale=1.0, input_s
         default is U(0, 1); with scale = `indrnn_bound(MAG, T)`, their U(0, MAG^(1/T)));
       'orthogonal': u_i = +-scale with random signs (diag(+-1) is what an orthogonal diagonal
         matrix is); 'identity': u = scale (1, ..., 1).
-    The input weights are N(0, (input_scale / sqrt(D))^2) and the bias zero (as the authors').
-    No gate: `forget_bias` does not apply."""
+    The input weights are N(0, (input_scale / sqrt(D))^2), as for every cell of gradflow (the
+    authors' code draws them Kaiming-uniform), and the bias zero (as theirs). No gate:
+    `forget_bias` does not apply. Their training also clips u back into the bound after
+    every update; gradflow's `train` does not."""
     H, D = hidden, input_size
     weight_ih = _input_weights(rng, H, D, input_scale)
     if init == "gaussian":
@@ -112,8 +114,8 @@ def _make_indrnn(activation, phi):
     cell.__doc__ = f"""IndRNN (Li et al. 2018), h_t = {activation}(W x_t + u * h_{{t-1}} + b).
 
     u is a vector: every unit recurs on itself alone (the product u * h is elementwise), so
-    dh_t/dh_{{t-1}} = diag({activation}'(a_t) u) and, while units stay active,
-    dh_T/dh_t = diag(u^(T - t)). Parameters: `weight_ih` W (H, D), `weight_hh` u (H,),
+    dh_t/dh_{{t-1}} = diag({activation}'(a_t) u), and dh_T/dh_t = diag(u^(T - t)) for the
+    linear variant (for relu, while every unit stays active). Parameters: `weight_ih` W (H, D), `weight_hh` u (H,),
     `bias_ih` b (H,), the names of the authors' PyTorch code. state (..., H), x (..., D).
     Initialisation: `_indrnn_init` (u_i ~ U(0, scale) by default; `indrnn_bound` gives the
     authors' bound MAG^(1/T)).
