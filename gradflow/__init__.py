@@ -15,6 +15,7 @@ with `io` (files in and out) and `training` beside. This module gathers the ever
 from . import _version
 from .cells.builtin import CELLS, get_cell, gru, gru_torch, lstm, rnn, rnn_linear, rnn_relu
 from .cells.initializers import init_params
+from .cells.modern import indrnn, indrnn_bound, mingru, minlstm
 from .cells.ops import concat, sigmoid
 from .cells.skips import dense, highway, residual, skip
 from .cells.layers import bidirectional, stack
@@ -49,4 +50,5 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
            "highway", "skip_ablation", "truncated_bptt", "train", "evaluate", "skip_training",
            "accuracy_by_delay", "flossing_ablation", "flow_by_delay", "stack", "bidirectional", "PerStep", "mlp", "depth_flow",
-           "input_sensitivity", "depth_map", "sensitivity", "feedforward_flow"]
+           "input_sensitivity", "depth_map", "sensitivity", "feedforward_flow",
+           "indrnn", "indrnn_bound", "mingru", "minlstm"]

@@ -2,7 +2,8 @@
 
 The seed notes credit the LSTM's cell "highway" for uninterrupted gradient flow: dc_t/dc_{t-1}
 contains diag(f_t), so a forget gate near 1 keeps ||dc_T/dc_t|| from decaying; the GRU's
-counterpart is the fraction of h_{t-1} it keeps (1 - z in Cho et al. 2014, z in PyTorch's form).
+counterpart is the fraction of h_{t-1} it keeps (1 - z in Cho et al. 2014, z in PyTorch's form),
+and minGRU's and minLSTM's (Feng et al. 2024) are 1 - z and the normalised forget gate f'.
 `gate_traces` runs the cell forward, reads every gate at every step from the trajectory
 (`GradientFlow.states` with `cells.lstm_gates` / `cells.gru_gates`), summarises the units and
 input samples at each step by their mean and quantiles, and keeps the decay of the h- and c-block
@@ -18,14 +19,16 @@ from typing import Mapping
 
 import numpy as np
 
-from ..cells.builtin import gru_gates, lstm_gates
+from ..cells.builtin import get_cell, gru_gates, lstm_gates
+from ..cells.modern import mingru_gates, minlstm_gates
 from ..engine.jacobians import gradient_flow
 
 __all__ = ["GateTraces", "gate_traces", "gate_values", "KEEP_GATE", "gates_to_table",
            "gates_from_table", "QUANTILES"]
 
 QUANTILES = (0.1, 0.5, 0.9)
-KEEP_GATE = {"lstm": "forget", "gru": "keep", "gru_torch": "keep"}  # the gate near 1 = memory
+KEEP_GATE = {"lstm": "forget", "gru": "keep", "gru_torch": "keep",  # the gate near 1 = memory
+             "mingru": "keep", "minlstm": "forget"}
 
 
 def gate_values(cell_name, params, states, inputs):
@@ -36,7 +39,11 @@ def gate_values(cell_name, params, states, inputs):
         return lstm_gates(params, prev, inputs)
     if cell_name in ("gru", "gru_torch"):
         return gru_gates(params, prev, inputs, torch_convention=cell_name == "gru_torch")
-    raise ValueError(f"cell {cell_name!r} has no gates: use lstm, gru or gru_torch")
+    if cell_name == "mingru":  # its gates read x_t alone
+        return mingru_gates(params, inputs)
+    if cell_name == "minlstm":
+        return minlstm_gates(params, inputs)
+    raise ValueError(f"cell {cell_name!r} has no gates: use {', '.join(KEEP_GATE)}")
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,8 @@ class GateTraces:
 def gate_traces(network, *, quantiles=QUANTILES, progress=None):
     """Gate values along the sequence and the decay of the state blocks, for one gated cell.
 
-    `network` is a `Network` whose cell is 'lstm', 'gru' or 'gru_torch' (with or without a skip
+    `network` is a `Network` whose cell is one of KEEP_GATE, 'lstm', 'gru', 'gru_torch',
+    'mingru' or 'minlstm' (with or without a skip
     connection: the gates are the base cell's, read at the network's state s_t).
 
     Returns:
@@ -70,8 +78,8 @@ def gate_traces(network, *, quantiles=QUANTILES, progress=None):
     built = network.build()
     name = network.cell if isinstance(network.cell, str) else getattr(network.cell, "name", None)
     if name not in KEEP_GATE:
-        raise ValueError(f"cell {built.name!r} has no gates: use lstm, gru or gru_torch")
-    H = built.params["weight_hh"].shape[1]
+        raise ValueError(f"cell {built.name!r} has no gates: use {', '.join(KEEP_GATE)}")
+    H = get_cell(name).hidden_size(built.params)
     blocks = {"h": slice(0, H), "c": slice(H, 2 * H)} if name == "lstm" else {"h": slice(0, H)}
     gates, decays = [], []
     done = 0

@@ -25,7 +25,7 @@ import numpy as np
 from .._version import __version__
 from ..cells.builtin import get_cell
 from ..cells.initializers import INITS, init_params
-from ..cells.layers import bidirectional, layered, stack
+from ..cells.layers import bidirectional, layer_params, layered, stack
 from ..cells.skips import transform
 
 __all__ = ["Network", "Built", "random_inputs"]
@@ -53,7 +53,8 @@ class Network:
     """A network and its inputs.
 
     Attributes:
-      cell: a built-in cell's name ('rnn', 'lstm', 'gru', 'gru_torch') or a cell function
+      cell: a built-in cell's name (a key of `gradflow.cells.CELLS`: 'rnn', 'lstm', 'gru',
+        'gru_torch', 'indrnn', 'mingru', 'minlstm') or a cell function
         (then give `params`, and `state0` unless it says its state size).
       activation: the RNN's nonlinearity, 'tanh', 'relu' or 'linear'.
       skip: a skip connection in time, 'residual', 'skip:K', 'dense:K', 'highway', or None
@@ -150,10 +151,15 @@ class Network:
     def sizes(self):
         """(hidden, input_size): the trained weights' where given (input size also the given
         inputs'), else the attributes."""
+        base = get_cell(self.cell, self.activation) if isinstance(self.cell, str) else self.cell
         for end in ("", "_l0"):  # one cell, or the first layer of a stack (PyTorch's names)
-            if self.params is not None and "weight_hh" + end in self.params:
-                return int(np.shape(self.params["weight_hh" + end])[1]), \
-                    int(np.shape(self.params["weight_ih" + end])[1])
+            if self.params is None or "weight_ih" + end not in self.params:
+                continue
+            inputs = int(np.shape(self.params["weight_ih" + end])[1])
+            if hasattr(base, "hidden_size"):  # a built-in cell: it knows its parameters' shapes
+                return int(base.hidden_size(layer_params(self.params, end))), inputs
+            if "weight_hh" + end in self.params:
+                return int(np.shape(self.params["weight_hh" + end])[1]), inputs
         if self.inputs is not None:
             return self.hidden, int(np.shape(self.inputs)[1])
         return self.hidden, self.input_size

@@ -18,6 +18,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from ..cells.builtin import recurrent_norm
 from .decay import decay_profile
 from .meanfield import tanh_rnn_meanfield
 
@@ -33,7 +34,8 @@ class PhaseDiagram:
     scales (S,) and distance (T,); per cell name:
       log10_norm[cell] (S, T): mean over samples of log10 ||ds_T/ds_{T-d}||_2;
       log10_rate[cell] (S,): log10 of the fitted factor per step (the slope of that curve);
-      weight_norm[cell] (S,): ||W_hh||_2 of the stacked recurrent weights (G H, H).
+      weight_norm[cell] (S,): ||W_hh||_2 of the stacked recurrent weights (G H, H); max |u|
+        for IndRNN's diag(u), nan for a cell without recurrent weights (minGRU, minLSTM).
     pascanu_scale: the scale at which the tanh RNN's ||W_hh||_2 = 1/gamma (None without an RNN).
     meanfield_log10_rate (S,): 0.5 log10 chi, the mean-field slope of the tanh RNN with gaussian
       weights; None when it does not apply (no tanh RNN, or another init).
@@ -86,7 +88,8 @@ def phase_diagram(network, scales=np.linspace(0.5, 2.0, 16), *, cells=("rnn", "l
             done += net.samples * net.steps
             rows.append(profile.mean["spectral"])
             rates.append(np.log10(profile.summary.rate) if profile.summary.rate > 0 else -np.inf)
-            norms.append(np.linalg.norm(net.build().params["weight_hh"], 2))
+            norm = recurrent_norm(net.build().params)
+            norms.append(np.nan if norm is None else norm)
         log10_norm[cell] = np.array(rows)
         log10_rate[cell] = np.array(rates)
         weight_norm[cell] = np.array(norms)

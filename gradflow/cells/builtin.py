@@ -15,15 +15,25 @@ cell into one with a skip connection in time.
 
 import autograd.numpy as np
 
+from .modern import indrnn, mingru, minlstm
 from .ops import concat, dot, sigmoid
 
 __all__ = ["rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch", "CELLS", "get_cell",
-           "hidden_size", "lstm_gates", "gru_gates"]
+           "hidden_size", "recurrent_norm", "lstm_gates", "gru_gates"]
 
 
 def hidden_size(params):
     """H, the number of hidden units, read off `weight_hh` of shape (G H, H)."""
     return np.shape(params["weight_hh"])[1]
+
+
+def recurrent_norm(params):
+    """||W_hh||_2 of a cell's recurrent weights: the spectral norm of `weight_hh` (G H, H), max |u|
+    for a vector u (H,) (IndRNN's diag(u)), None for a cell without `weight_hh` (minGRU, ...)."""
+    if "weight_hh" not in params:
+        return None
+    w = np.asarray(params["weight_hh"])
+    return float(np.max(np.abs(w))) if w.ndim == 1 else float(np.linalg.norm(w, 2))
 
 
 def _lstm_blocks(params):
@@ -38,6 +48,7 @@ def _builtin(name, gate_blocks, state_blocks, activation=None):
         cell.gate_blocks = gate_blocks
         cell.state_blocks = state_blocks
         cell.activation = activation
+        cell.hidden_size = hidden_size
         cell.state_size = lambda params: state_blocks * hidden_size(params)
         cell.blocks = _lstm_blocks if state_blocks == 2 else (lambda params: {})
         return cell
@@ -122,12 +133,15 @@ def gru_torch(params, state, x):
     return n + z * (state - n)  # = (1 - z) n + z h
 
 
-CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru, "gru_torch": gru_torch}
+CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru, "gru_torch": gru_torch,
+         "indrnn": indrnn, "mingru": mingru, "minlstm": minlstm}  # `gradflow.cells.modern`
 
 
 def get_cell(name, activation="tanh"):
-    """The built-in cell called `name` ('rnn', 'lstm', 'gru', 'gru_torch'); `activation` is
-    'tanh', 'relu' or 'linear' and applies to the RNN only."""
+    """The built-in cell called `name` (a key of CELLS: 'rnn', 'lstm', 'gru', 'gru_torch',
+    'indrnn', 'mingru', 'minlstm'); `activation` is 'tanh', 'relu' or 'linear' and applies to
+    the RNN only (IndRNN is the paper's relu IndRNN: its other nonlinearities are
+    `gradflow.cells.modern.INDRNN_ACTIVATIONS`)."""
     if name not in CELLS:
         raise ValueError(f"unknown cell {name!r}; choose from {', '.join(CELLS)}")
     if name == "rnn":

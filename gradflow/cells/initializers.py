@@ -71,7 +71,7 @@ def init_params(cell, hidden, input_size, *, init="gaussian", scale=1.0, input_s
         raise ValueError(f"sizes must be positive, got hidden={hidden}, input_size={input_size}")
     _finite(scale=scale, input_scale=input_scale, forget_bias=forget_bias)
     rng = _rng(seed)
-    if hasattr(cell, "init_params"):  # a network of layers (`gradflow.cells.layers`)
+    if hasattr(cell, "init_params"):  # layers (`cells.layers`), cells of their own (`cells.modern`)
         return cell.init_params(hidden, input_size, rng=rng, init=init, scale=scale,
                                 input_scale=input_scale, forget_bias=forget_bias)
     if hasattr(cell, "base"):  # a skip connection (`gradflow.cells.skips`): the base's, then its own

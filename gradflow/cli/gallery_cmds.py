@@ -261,7 +261,7 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
         cells = config["cells"] or tuple(c for c in DEFAULT_CELLS if c in KEEP_GATE)
         gateless = [c for c in cells if c not in KEEP_GATE]
         if gateless:
-            fail(f"--cell {gateless[0]}: has no gates; use lstm, gru or gru_torch")
+            fail(f"--cell {gateless[0]}: has no gates; use {', '.join(KEEP_GATE)}")
         networks = resolve_networks(config, cells, needs="layer")
         per_cell = config["samples"] * networks[0].length
         check_memory(networks, "gates")

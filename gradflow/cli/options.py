@@ -53,13 +53,16 @@ SKIP_OPTIONS = [
 INIT_OPTIONS = [
     click.option("--init", type=click.Choice(INITS), default="gaussian", show_default=True,
                  help="Recurrent weights: gaussian N(0, scale^2/H), orthogonal x scale, "
-                      "or identity x scale (IRNN)."),
+                      "or identity x scale (IRNN); IndRNN's u: U(0, scale), +-scale, or "
+                      "scale; minGRU and minLSTM have none."),
     click.option("--scale", type=FINITE, default=1.0, show_default=True, metavar="G",
                  help="Scale of the recurrent weights (gain; 1 is the edge of chaos for "
-                      "the gaussian tanh RNN without inputs)."),
+                      "the gaussian tanh RNN without inputs; for IndRNN the bound of |u|, "
+                      "MAG^(1/T) in its authors' code)."),
     click.option("--forget-bias", type=FINITE, default=1.0, show_default=True, metavar="B",
-                 help="Bias of the gate that keeps memory: the LSTM's forget gate, the "
-                      "GRU's update gate (signed so that larger keeps more)."),
+                 help="Bias of the gate that keeps memory: the LSTM's and minLSTM's forget "
+                      "gate, the GRU's and minGRU's update gate (signed so that larger keeps "
+                      "more)."),
 ]
 
 
@@ -98,7 +101,8 @@ def flow_options(command):
         click.option("--cell", "cells", multiple=True, type=click.Choice(list(CELLS)),
                      help="Cell to analyse; repeat to compare cells in one run "
                           f"[default: {' '.join(DEFAULT_CELLS)}]. 'gru' is Cho et al. (2014) "
-                          "as in the seeds, 'gru_torch' PyTorch's nn.GRU."),
+                          "as in the seeds, 'gru_torch' PyTorch's nn.GRU, 'indrnn' Li et al. "
+                          "(2018, relu), 'mingru' and 'minlstm' Feng et al. (2024)."),
         click.option("--activation", type=click.Choice(list(RNN_ACTIVATIONS)), default="tanh",
                      show_default=True, help="Nonlinearity of the RNN (also for an nn.RNN "
                                              "weights file, which does not record it)."),

@@ -15,8 +15,12 @@ __all__ = ["plot_gates", "plot_gate_decay", "GATE_LABELS"]
 GATE_LABELS = {("lstm", "forget"): "LSTM forget gate $f$",
                ("gru", "keep"): "GRU keep $1 - z$", ("gru", "update"): "GRU update $z$",
                ("gru_torch", "keep"): "GRU (torch) keep $z$",
-               ("gru_torch", "update"): "GRU (torch) update $z$"}
-_KEEP = {"lstm": "forget", "gru": "keep", "gru_torch": "keep"}
+               ("gru_torch", "update"): "GRU (torch) update $z$",
+               ("mingru", "keep"): "minGRU keep $1 - z$", ("mingru", "update"): "minGRU update $z$",
+               ("minlstm", "forget"): "minLSTM forget $f'$",
+               ("minlstm", "input"): "minLSTM input $i'$"}
+_KEEP = {"lstm": "forget", "gru": "keep", "gru_torch": "keep", "mingru": "keep",
+         "minlstm": "forget"}
 # Bands that overlap must stay apart: the first is filled, the next ones hatched in their own
 # direction, so two cells' bands differ in pattern as well as in colour.
 _BAND_STYLES = [{"alpha": 0.25, "linewidth": 0},

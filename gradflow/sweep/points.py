@@ -31,6 +31,7 @@ import numpy as np
 from .._version import __version__
 from ..analysis.decay import decay_profile
 from ..analysis.spectra import spectrum
+from ..cells.builtin import recurrent_norm
 from ..io.files import atomic_path
 from ..training.clipping_ablation import clipping_ablation, summarize
 from ..training.skip_training import SKIP_TRAINING_COLUMNS, skip_training
@@ -98,7 +99,8 @@ def run_point(task):
     (see the module docstring); its `result`:
       decay: verdict, rate_per_step, horizon, log10_spectral_norm and log10_spectral_norm_std
         (the mean and spread over samples of log10 ||ds_T/ds_{T-d}||_2, d = 1..T), and
-        weight_norm (||W_hh||_2 of the drawn recurrent weights, null for a stack);
+        weight_norm (||W_hh||_2 of the drawn recurrent weights, max |u| for IndRNN's diag(u),
+        null for a stack and for a cell without recurrent weights);
       lyapunov: lyapunov (the exponents, log10 per step, largest first) and state_size;
       clipping: runs, one per clipping mode and threshold: mode, threshold and CLIPPING_METRICS
         (`gradflow.training.clipping_ablation.summarize` over the last FINAL_LOSS_WINDOW updates);
@@ -129,7 +131,7 @@ def _decay(settings, options):
     net = network_of(settings)
     profile = decay_profile(net)
     params = net.build().params
-    weight_norm = np.linalg.norm(params["weight_hh"], 2) if "weight_hh" in params else None
+    weight_norm = recurrent_norm(params)
     return {"verdict": profile.summary.verdict, "rate_per_step": profile.summary.rate,
             "horizon": profile.summary.horizon,
             "log10_spectral_norm": profile.mean["spectral"],

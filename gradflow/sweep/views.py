@@ -66,7 +66,8 @@ def phase_from_sweep(folder):
         rates = [float(r["result"]["rate_per_step"]) for r in mine]
         log10_norm[cell] = np.array([_curve(r["result"]["log10_spectral_norm"]) for r in mine])
         log10_rate[cell] = np.array([np.log10(x) if x > 0 else -np.inf for x in rates])
-        weight_norm[cell] = np.array([float(r["result"]["weight_norm"]) for r in mine])
+        weight_norm[cell] = np.array([np.nan if r["result"]["weight_norm"] is None
+                                      else float(r["result"]["weight_norm"]) for r in mine])
     template = network_of(dict(records[0]["settings"], cell=cells[0], scale=1.0))
     return assemble_phase(template, scales, cells, log10_norm, log10_rate, weight_norm)
 
