@@ -15,7 +15,9 @@ cell into one with a skip connection in time.
 
 import autograd.numpy as np
 
+from .lru import lru
 from .ops import concat, dot, sigmoid
+from .orthogonal import orthogonal
 
 __all__ = ["rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch", "CELLS", "get_cell",
            "hidden_size", "lstm_gates", "gru_gates"]
@@ -122,11 +124,12 @@ def gru_torch(params, state, x):
     return n + z * (state - n)  # = (1 - z) n + z h
 
 
-CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru, "gru_torch": gru_torch}
+CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru, "gru_torch": gru_torch,
+         "lru": lru, "orthogonal": orthogonal}  # these two: gradflow.cells.lru, .orthogonal
 
 
 def get_cell(name, activation="tanh"):
-    """The built-in cell called `name` ('rnn', 'lstm', 'gru', 'gru_torch'); `activation` is
+    """The built-in cell called `name` (a key of CELLS); `activation` is
     'tanh', 'relu' or 'linear' and applies to the RNN only."""
     if name not in CELLS:
         raise ValueError(f"unknown cell {name!r}; choose from {', '.join(CELLS)}")
