@@ -18,6 +18,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from ..cells.builtin import get_cell
 from .decay import decay_profile
 from .meanfield import tanh_rnn_meanfield
 
@@ -33,7 +34,8 @@ class PhaseDiagram:
     scales (S,) and distance (T,); per cell name:
       log10_norm[cell] (S, T): mean over samples of log10 ||ds_T/ds_{T-d}||_2;
       log10_rate[cell] (S,): log10 of the fitted factor per step (the slope of that curve);
-      weight_norm[cell] (S,): ||W_hh||_2 of the stacked recurrent weights (G H, H).
+      weight_norm[cell] (S,): ||W_hh||_2 of the stacked recurrent weights (G H, H), or of the
+        cell's `recurrent_matrix` (the LRU's, the orthogonal RNN's W).
     pascanu_scale: the scale at which the tanh RNN's ||W_hh||_2 = 1/gamma (None without an RNN).
     meanfield_log10_rate (S,): 0.5 log10 chi, the mean-field slope of the tanh RNN with gaussian
       weights; None when it does not apply (no tanh RNN, or another init).
@@ -86,11 +88,19 @@ def phase_diagram(network, scales=np.linspace(0.5, 2.0, 16), *, cells=("rnn", "l
             done += net.samples * net.steps
             rows.append(profile.mean["spectral"])
             rates.append(np.log10(profile.summary.rate) if profile.summary.rate > 0 else -np.inf)
-            norms.append(np.linalg.norm(net.build().params["weight_hh"], 2))
+            norms.append(np.linalg.norm(_recurrent_matrix(cell, net.build().params), 2))
         log10_norm[cell] = np.array(rows)
         log10_rate[cell] = np.array(rates)
         weight_norm[cell] = np.array(norms)
     return assemble_phase(network, scales, cells, log10_norm, log10_rate, weight_norm)
+
+
+def _recurrent_matrix(cell, params):
+    """The recurrent weights whose norm the diagram reports: `weight_hh` (G H, H), or the
+    matrix a cell without one says it has (`cell.recurrent_matrix(params)`: the LRU's, the
+    orthogonal RNN's)."""
+    fn = get_cell(cell) if isinstance(cell, str) else cell
+    return fn.recurrent_matrix(params) if hasattr(fn, "recurrent_matrix") else params["weight_hh"]
 
 
 def assemble_phase(network, scales, cells, log10_norm, log10_rate, weight_norm):
