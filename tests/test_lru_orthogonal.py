@@ -360,3 +360,13 @@ def test_cli_lru_refuses_another_init():
     code, out, err = run(["jacobians", "--cell", "lru", "--init", "identity", *SMALL])
     assert code == 1 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("Error: ") and "ring" in err
+
+
+def test_cli_lyapunov_lru_exponents_are_minus_exp_nu_twice():
+    code, out, err = run(["lyapunov", "--cell", "lru", "--hidden", "3", "--input-size", "2",
+                          "--steps", "50", "--format", "csv", "--quiet"])
+    assert code == 0, err
+    nu = gf.Network("lru", hidden=3, input_size=2, steps=50).build().params["nu_log"]
+    measured = [float(r["lyapunov_log10_per_step"]) for r in csv_rows(out)]
+    np.testing.assert_allclose(measured, np.sort(np.repeat(-np.exp(nu), 2))[::-1] / LN10,
+                               rtol=1e-12)

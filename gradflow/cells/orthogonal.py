@@ -88,23 +88,26 @@ def expm(M):
 
 
 # One expm per distinct A, not one per step: an analysis runs the cell T times with the same
-# plain weights. Keyed by the bytes of A (compared in O(H^2), against the O(H^3) of expm); a
-# traced A (training) is never cached, so gradients always flow through expm.
-_last = (None, None)
+# plain weights (a stack of L layers: L of them). Keyed by the bytes of A (hashed in O(H^2),
+# against the O(H^3) of expm); a traced A (training) is never cached, so gradients always flow
+# through expm. At most _CACHED matrices are kept, the oldest dropped first.
+_CACHED = 8
+_cache = {}
 
 
 def recurrent_matrix(params):
     """W = expm(A - A^T) (H, H), orthogonal for any A."""
-    global _last
     A = params["A"]
     if not isinstance(A, np.ndarray):
         return expm(A - anp.transpose(A))
-    key = (A.shape, A.tobytes())
-    cached_key, W = _last
-    if cached_key != key:
+    key = (A.dtype.str, A.shape, A.tobytes())
+    W = _cache.get(key)
+    if W is None:
         W = expm(A - A.T)
         W.setflags(write=False)  # shared between calls: nobody may change it
-        _last = key, W
+        while len(_cache) >= _CACHED:
+            _cache.pop(next(iter(_cache)), None)
+        _cache[key] = W
     return W
 
 
@@ -152,9 +155,10 @@ def orthogonal_cell(activation="modrelu"):
 
     name = "orthogonal" if activation == "modrelu" else f"orthogonal_{activation}"
     cell.name = cell.__name__ = cell.__qualname__ = name
-    cell.__doc__ = (f"Orthogonal RNN (expRNN), h_t = {activation}(W h_{{t-1}} + V x_t, b), "
-                    "W = expm(A - A^T); state (..., H), x (..., D). See "
-                    "gradflow.cells.orthogonal.")
+    step = {"modrelu": "modReLU(W h_{t-1} + V x_t; b)", "tanh": "tanh(W h_{t-1} + V x_t + b)",
+            "linear": "W h_{t-1} + V x_t + b"}[activation]
+    cell.__doc__ = (f"Orthogonal RNN (expRNN), h_t = {step}, W = expm(A - A^T); state (..., H), "
+                    "x (..., D). See gradflow.cells.orthogonal.")
     cell.gate_blocks, cell.state_blocks, cell.activation = 1, 1, activation
     cell.state_size = lambda params: np.shape(params["A"])[0]
     cell.blocks = lambda params: {}
