@@ -34,8 +34,10 @@ class PhaseDiagram:
     scales (S,) and distance (T,); per cell name:
       log10_norm[cell] (S, T): mean over samples of log10 ||ds_T/ds_{T-d}||_2;
       log10_rate[cell] (S,): log10 of the fitted factor per step (the slope of that curve);
-      weight_norm[cell] (S,): ||W_hh||_2 of the stacked recurrent weights (G H, H); max |u|
-        for IndRNN's diag(u), nan for a cell without recurrent weights (minGRU, minLSTM).
+      weight_norm[cell] (S,): ||W_hh||_2 of the stacked recurrent weights (G H, H), or of the
+        cell's `recurrent_matrix` (the LRU's, the orthogonal RNN's W); max |u| for IndRNN's
+        diag(u), nan for a cell without recurrent weights (minGRU, minLSTM)
+        (`gradflow.cells.builtin.recurrent_norm`).
     pascanu_scale: the scale at which the tanh RNN's ||W_hh||_2 = 1/gamma (None without an RNN).
     meanfield_log10_rate (S,): 0.5 log10 chi, the mean-field slope of the tanh RNN with gaussian
       weights; None when it does not apply (no tanh RNN, or another init).
@@ -88,7 +90,8 @@ def phase_diagram(network, scales=np.linspace(0.5, 2.0, 16), *, cells=("rnn", "l
             done += net.samples * net.steps
             rows.append(profile.mean["spectral"])
             rates.append(np.log10(profile.summary.rate) if profile.summary.rate > 0 else -np.inf)
-            norm = recurrent_norm(net.build().params)
+            built = net.build()
+            norm = recurrent_norm(built.params, built.cell)
             norms.append(np.nan if norm is None else norm)
         log10_norm[cell] = np.array(rows)
         log10_rate[cell] = np.array(rates)

@@ -15,8 +15,10 @@ cell into one with a skip connection in time.
 
 import autograd.numpy as np
 
+from .lru import lru
 from .modern import indrnn, mingru, minlstm
 from .ops import concat, dot, sigmoid
+from .orthogonal import orthogonal
 
 __all__ = ["rnn", "rnn_relu", "rnn_linear", "lstm", "gru", "gru_torch", "CELLS", "get_cell",
            "hidden_size", "recurrent_norm", "lstm_gates", "gru_gates"]
@@ -27,9 +29,13 @@ def hidden_size(params):
     return np.shape(params["weight_hh"])[1]
 
 
-def recurrent_norm(params):
-    """||W_hh||_2 of a cell's recurrent weights: the spectral norm of `weight_hh` (G H, H), max |u|
-    for a vector u (H,) (IndRNN's diag(u)), None for a cell without `weight_hh` (minGRU, ...)."""
+def recurrent_norm(params, cell=None):
+    """||W_hh||_2 of a cell's recurrent weights: the spectral norm of the matrix `cell` says it
+    has (`cell.recurrent_matrix(params)`: the LRU's, the orthogonal RNN's W), else of
+    `weight_hh` (G H, H); max |u| for a vector u (H,) (IndRNN's diag(u)); None for a cell
+    without recurrent weights (minGRU, minLSTM)."""
+    if hasattr(cell, "recurrent_matrix"):
+        return float(np.linalg.norm(cell.recurrent_matrix(params), 2))
     if "weight_hh" not in params:
         return None
     w = np.asarray(params["weight_hh"])
@@ -134,14 +140,16 @@ def gru_torch(params, state, x):
 
 
 CELLS = {"rnn": rnn, "lstm": lstm, "gru": gru, "gru_torch": gru_torch,
-         "indrnn": indrnn, "mingru": mingru, "minlstm": minlstm}  # `gradflow.cells.modern`
+         "indrnn": indrnn, "mingru": mingru, "minlstm": minlstm,  # gradflow.cells.modern
+         "lru": lru, "orthogonal": orthogonal}  # gradflow.cells.lru, gradflow.cells.orthogonal
 
 
 def get_cell(name, activation="tanh"):
     """The built-in cell called `name` (a key of CELLS: 'rnn', 'lstm', 'gru', 'gru_torch',
-    'indrnn', 'mingru', 'minlstm'); `activation` is 'tanh', 'relu' or 'linear' and applies to
-    the RNN only (IndRNN is the paper's relu IndRNN: its other nonlinearities are
-    `gradflow.cells.modern.INDRNN_ACTIVATIONS`)."""
+    'indrnn', 'mingru', 'minlstm', 'lru', 'orthogonal'); `activation` is 'tanh', 'relu' or
+    'linear' and applies to the RNN only (IndRNN is the paper's relu IndRNN: its other
+    nonlinearities are `gradflow.cells.modern.INDRNN_ACTIVATIONS`; the orthogonal RNN's are
+    `gradflow.cells.orthogonal_cell`'s)."""
     if name not in CELLS:
         raise ValueError(f"unknown cell {name!r}; choose from {', '.join(CELLS)}")
     if name == "rnn":

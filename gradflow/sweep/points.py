@@ -130,8 +130,8 @@ def run_point(task):
 def _decay(settings, options):
     net = network_of(settings)
     profile = decay_profile(net)
-    params = net.build().params
-    weight_norm = recurrent_norm(params)
+    built = net.build()
+    weight_norm = recurrent_norm(built.params, built.cell)
     return {"verdict": profile.summary.verdict, "rate_per_step": profile.summary.rate,
             "horizon": profile.summary.horizon,
             "log10_spectral_norm": profile.mean["spectral"],
