@@ -370,3 +370,11 @@ def test_cli_lyapunov_lru_exponents_are_minus_exp_nu_twice():
     measured = [float(r["lyapunov_log10_per_step"]) for r in csv_rows(out)]
     np.testing.assert_allclose(measured, np.sort(np.repeat(-np.exp(nu), 2))[::-1] / LN10,
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["lru", "orthogonal"])
+def test_a_network_given_weights_takes_its_sizes_from_them(name):
+    params = init_params(name, 5, 3, seed=0)
+    net = gf.Network(name, hidden=9, input_size=2, params=params, steps=4, samples=1)
+    assert net.sizes() == (5, 3)
+    assert net.build().sequences[0].shape == (4, 3)

@@ -152,6 +152,8 @@ class Network:
         """(hidden, input_size): the trained weights' where given (input size also the given
         inputs'), else the attributes."""
         base = get_cell(self.cell, self.activation) if isinstance(self.cell, str) else self.cell
+        if self.params is not None and hasattr(base, "input_size"):  # no weight_ih (the LRU)
+            return int(base.hidden_size(self.params)), int(base.input_size(self.params))
         for end in ("", "_l0"):  # one cell, or the first layer of a stack (PyTorch's names)
             if self.params is None or "weight_ih" + end not in self.params:
                 continue

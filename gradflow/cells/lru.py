@@ -118,6 +118,8 @@ def lru_cell(*, r_min=0.0, r_max=1.0, max_phase=2 * math.pi, normalize=True):
                     "state (..., 2H) = (Re h, Im h), x (..., D). See gradflow.cells.lru.")
     cell.gate_blocks, cell.state_blocks, cell.activation = 1, 2, None
     cell.state_size = lambda params: 2 * _hidden(params)
+    cell.hidden_size = _hidden
+    cell.input_size = lambda params: np.shape(params["B_re"])[1]
     cell.blocks = lambda params: {}
     cell.init_params = init_params
     cell.recurrent_matrix = recurrent_matrix

@@ -160,7 +160,7 @@ def orthogonal_cell(activation="modrelu"):
     cell.__doc__ = (f"Orthogonal RNN (expRNN), h_t = {step}, W = expm(A - A^T); state (..., H), "
                     "x (..., D). See gradflow.cells.orthogonal.")
     cell.gate_blocks, cell.state_blocks, cell.activation = 1, 1, activation
-    cell.state_size = lambda params: np.shape(params["A"])[0]
+    cell.state_size = cell.hidden_size = lambda params: np.shape(params["A"])[0]
     cell.blocks = lambda params: {}
     cell.init_params = init_params
     cell.recurrent_matrix = recurrent_matrix
