@@ -9,11 +9,13 @@ import numpy as np
 from ..analysis.decay import decay_profile
 from ..analysis.depth import depth_map, sensitivity
 from ..analysis.network import Network
+from ..analysis.parameters import parameter_sensitivity
 from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..cells.initializers import INITS
 from ..cells.layers import layered
 from ..cells.skips import parse_skip
 from ..engine.memory import available_bytes, format_bytes, needed_bytes
+from ..engine.parameters import parameter_groups
 from .base import fail, given, one_line_errors, progress_bar, refuse
 from .params import FINITE, FilePath
 
@@ -404,3 +406,20 @@ def compute_sensitivities(networks, output_step, quiet):
     check_memory(networks, "sensitivity")
     return for_each_network(networks, networks[0].samples, "input sequences", quiet,
                             lambda net, tick: sensitivity(net, output_step, progress=tick))
+
+
+def compute_parameter_sensitivities(networks, names, quiet):
+    """`parameter_sensitivity` of every network with respect to the parameters `names`
+    (--param; the recurrent ones when empty): a name a cell lacks is refused (exit 2) before
+    any work."""
+    wrt = tuple(names) or None
+    for net in networks:
+        built = net.build()
+        try:
+            parameter_groups(built.cell, built.params, wrt)
+        except ValueError as err:
+            raise click.BadParameter(f"{net.name}: {err}", param_hint="--param") from None
+    check_memory(networks, "decay")
+    return for_each_network(networks, networks[0].samples * networks[0].length, "steps", quiet,
+                            lambda net, tick: parameter_sensitivity(net, wrt=wrt,
+                                                                    progress=tick))
