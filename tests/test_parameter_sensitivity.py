@@ -163,8 +163,8 @@ def test_curse_of_memory_within_the_sampling_error(lam, T, samples):
 
     T: at lambda = 0.9 the series has converged to 3.3e-4 of its sum by T = 60 and at 0.99 to
     5.0e-4 by T = 600, far below the sampling error (and the finite-T value, which the estimate
-    is compared with, is exact at any T). samples: the standard error of a mean of squared Gaussians is sqrt(2 / N) of it, 3.2 %
-    for N = 2000 and 7 % for N = 400; more would make the test slow (about 1.5 ms a sequence
+    is compared with, is exact at any T). samples: the standard error of a mean of squared
+    Gaussians is sqrt(2 / N) of it, 3.2 % for N = 2000 and 7 % for N = 400; more would make the test slow (about 1.5 ms a sequence
     plus 10 us a step).
     """
     net = gf.Network(_linear, params={"lam": lam, "b": 1.0}, state0=np.zeros(1), input_size=1,
@@ -244,6 +244,17 @@ def test_a_chaotic_rnn_grows_like_its_state_jacobian():
     assert np.all(np.isfinite(C[:-1])) and P[-1] > 320
     assert np.median(np.abs(C[d] - P[d - 1])) < 2
     assert np.polyfit(d, C[d], 1)[0] == pytest.approx(np.polyfit(d, P[d - 1], 1)[0], rel=1e-2)
+
+
+@pytest.mark.parametrize("T", [1, 65])
+def test_a_chunk_of_one_step_takes_the_reverse_route(T):
+    # 64 steps per chunk here: T = 65 leaves one step alone, T = 1 has nothing else
+    flow = parameter_flow(_linear, {"lam": 0.5, "b": 1.0}, np.ones((T, 1)), np.zeros(1),
+                          wrt="lam", route="forward" if T > 1 else None)
+    h = (1 - 0.5 ** np.arange(T)) / (1 - 0.5)  # h_(t-1) for t = 1..T with unit inputs
+    with np.errstate(divide="ignore"):
+        expected = np.log10(0.5 ** np.arange(T) * h[::-1])  # C_d = lam^d h_(T-d-1)
+    np.testing.assert_allclose(flow.log10_frobenius_norm, expected, rtol=1e-12)
 
 
 def test_refusals():
@@ -355,3 +366,37 @@ def test_cli_bad_input_subprocess(tmp_path):
     assert code == 2 and out == ""
     assert err.startswith("Error:") and len(err.splitlines()) == 1
     assert "no parameter 'lam'" in err and "weight_hh" in err
+
+
+def test_cli_refuses_a_run_larger_than_the_available_memory(tmp_path, monkeypatch):
+    # 20 MB free: the LSTM's state Jacobians (n = 80) fit, ds_T/dW_hh (80 x 6400 numbers, a
+    # few copies) does not; refused before any work, nothing written
+    from gradflow.cli import options
+    from gradflow.engine.memory import needed_bytes
+
+    monkeypatch.setattr(options, "available_bytes", lambda: 20 * 10 ** 6)
+    assert needed_bytes("lstm", hidden=40, input_size=8, steps=10) < 20 * 10 ** 6
+    out = tmp_path / "out.csv"
+    code, stdout, err = run(["jacobians", "--wrt", "params", "--cell", "lstm", "--hidden", "40",
+                             "--steps", "10", "-q", "-o", str(out)])
+    assert code == 1 and stdout == ""
+    assert err.startswith("Error: --hidden 40, --wrt params: ds_T/dtheta of the lstm (80 x 6400)")
+    assert err.endswith("more than the 20 MB available\n") and len(err.splitlines()) == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_memory_estimate_bounds_the_traced_peak():
+    import tracemalloc
+
+    from gradflow.engine.memory import needed_bytes
+    from gradflow.engine.parameters import needed_bytes as parameter_bytes
+
+    b = gf.Network("lstm", hidden=24, steps=30).build()
+    tracemalloc.start()
+    parameter_flow(b.cell, b.params, b.sequences[0], b.state0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    n = len(b.state0)
+    estimate = (parameter_bytes(n, n, b.params["weight_hh"].size, 30)
+                + needed_bytes("lstm", hidden=24, input_size=8, steps=30))
+    assert peak < estimate < 3 * peak

@@ -38,7 +38,7 @@ from .jacobians import (Scaled, primary_block, step_jacobians, trajectory, _not_
 from .linearization import Linearization
 
 __all__ = ["RECURRENT", "recurrent_parameters", "parameter_groups", "ParameterFlow",
-           "parameter_flow"]
+           "parameter_flow", "chunk_length", "needed_bytes"]
 
 # Parameters that multiply the previous state: the cells' recurrent weights and the
 # connections in time of `gradflow.cells.skips`. A layer's copy (`_l1`) or the backward
@@ -129,7 +129,8 @@ class ParameterFlow:
 
 
 def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=None,
-                   contributions_at=(), route=None, progress: Optional[Callable[[int], None]] = None):
+                   contributions_at=(), route=None,
+                   progress: Optional[Callable[[int], None]] = None):
     """The sensitivity ds_T/dtheta of the final state to the parameters, on one sequence.
 
     Args:
@@ -168,7 +169,7 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
     if keep and not 0 <= min(keep) <= max(keep) <= T - 1:
         raise ValueError(f"contributions_at: distances must lie between 0 and T - 1 = {T - 1}, "
                          f"got {sorted(keep)}")
-    K = int(np.clip(_PART_NUMBERS // ((m + N) * max(p, 1)), 1, 64))
+    K = chunk_length(m, N, p)
     forward = route == "forward" or (route is None and p < m * K and K > 1)
 
     A = np.eye(N)[list(rows)] / np.sqrt(m)  # ds_T/ds_T on the rows of s_T, unit norm
@@ -200,7 +201,7 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
         C = None
         if forward and partial.forward_ok is not False:
             C = partial.forward(states, inputs, lo, t, adjoints[:live])
-            if C is None and route == "forward":
+            if partial.forward_ok is False and route == "forward":
                 raise ValueError("the cell does not run on a chunk of steps at once: "
                                  "use route='reverse'")
         if C is None:
@@ -252,6 +253,21 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
                          contributions=kept, route="forward" if partial.forward_ok else "reverse")
 
 
+def chunk_length(m, n, p):
+    """Steps whose contributions (m x p) and partials (n x p) `parameter_flow` holds at once:
+    as many as 2^21 numbers (16 MiB) hold, between 1 and 64."""
+    return int(np.clip(_PART_NUMBERS // ((m + n) * max(p, 1)), 1, 64))
+
+
+def needed_bytes(m, n, p, steps):
+    """An upper estimate of the memory, in bytes, that `parameter_flow` needs beyond the
+    state Jacobians' (`gradflow.engine.memory`): for a state of n entries (m of them s_T's)
+    and p parameters, the total and a temporary (m x p each), a chunk of contributions and
+    partials, the adjoints (K m n) and the trajectory."""
+    K = chunk_length(m, n, p)
+    return 8 * (3 * m * p + 2 * K * (m + n) * p + K * m * n + 3 * (steps + 1) * n)
+
+
 class _Partial:
     """The partial df/dtheta of one step, multiplied from the left by the adjoint's rows."""
 
@@ -285,8 +301,9 @@ class _Partial:
 
     def forward(self, states, inputs, lo, hi, adjoints):
         """The contributions of steps hi, hi - 1, ..., (adjoints (k, m, N) in that order) from
-        one JVP per parameter over the steps lo + 1..hi at once; None when the cell does not
-        run on a chunk of steps (checked once against the reverse route)."""
+        one JVP per parameter over the steps lo + 1..hi at once; None for a chunk of one step
+        or with a state that is not finite (the reverse route takes those), and for good when
+        the cell does not run on a chunk of steps (checked once against the reverse route)."""
         k = len(adjoints)
         if k == 0:
             return np.empty((0, adjoints.shape[1], self.size))
