@@ -232,6 +232,21 @@ def test_both_routes_beyond_float64(route):
     assert flow.log10_total_spectral_norm == pytest.approx(_log10_geometric(a, T), rel=1e-12)
 
 
+def test_states_near_float64s_limit_do_not_overflow_the_norms():
+    # h_t = 2 h_(t-1) + 1 from 0: h_t = 2^t - 1, up to 1.1e307. C_d = 2^d h_(T-d-1)
+    # = 2^(T-1) - 2^d, and dh_T/dlambda = T 2^(T-1) - 2^T + 1: squares far past float64
+    T = 1020
+    flow = parameter_flow(_linear, {"lam": 2.0, "b": 1.0}, np.ones((T, 1)), np.zeros(1),
+                          wrt="lam")
+    d = np.arange(T - 1)
+    L2 = np.log10(2.0)
+    np.testing.assert_allclose(flow.log10_frobenius_norm[:-1],
+                               (T - 1) * L2 + np.log10(-np.expm1((d - T + 1) * np.log(2))),
+                               rtol=1e-12)
+    assert flow.log10_total_frobenius_norm == pytest.approx((T - 1) * L2 + np.log10(T - 2),
+                                                            rel=1e-12)
+
+
 def test_a_chaotic_rnn_grows_like_its_state_jacobian():
     # tanh RNN, gain 3, small inputs: ||ds_T/ds_t|| grows; C_d = (ds_T/ds_(T-d)) times a
     # bounded partial follows it, to a few decades, over 8000 steps (past float64's range)

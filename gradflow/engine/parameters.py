@@ -212,6 +212,12 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
             raise FloatingPointError(
                 f"the partial ds_{t - bad}/dtheta is not finite at step {t - bad}"
                 + ("" if states.finite.all() else "; " + _not_finite(states, inputs, t - bad - 1)))
+        # each contribution at unit peak, its size moved into its scale: a partial of
+        # a state near float64's limit must not overflow when squared for its norm
+        peaks = np.abs(C).reshape(live, -1).max(axis=1) if live and p else np.zeros(live)
+        C /= np.where(peaks > 0, peaks, 1.0)[:, None, None]
+        with np.errstate(divide="ignore"):
+            scales[:live] += np.log10(peaks)  # -inf: an exactly zero contribution
         at = slice(T - t, T - t + live)  # distances of this chunk
         with np.errstate(divide="ignore"):
             norms[at] = np.log10(np.sqrt(np.einsum("kij,kij->k", C, C))) + scales[:live]
@@ -222,7 +228,7 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
         for j in range(live):
             if T - t + j in keep:
                 kept[T - t + j] = Scaled(C[j].copy(), float(scales[j]))
-        if live:
+        if live and scales[:live].max() > -np.inf:
             top = max(total_scale, scales[:live].max())
             total *= 10.0 ** (total_scale - top) if total_scale > -np.inf else 0.0
             total += np.einsum("k,kij->ij", 10.0 ** (scales[:live] - top), C)
