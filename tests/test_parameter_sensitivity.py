@@ -123,6 +123,14 @@ def test_recurrent_parameters_by_default():
     assert recurrent_parameters(linear, {"lam": 0.5, "b": 1.0}) == ("lam", "b")  # none named
     linear.recurrent_params = ("lam",)  # a cell says which of its parameters are recurrent
     assert recurrent_parameters(linear, {"lam": 0.5, "b": 1.0}) == ("lam",)
+    assert recurrent_parameters(gf.skip(linear, 2), {"lam": 0.5, "b": 1.0, "skip_weight": 1.0}) \
+        == ("lam", "skip_weight")
+    linear.recurrent_params = ()  # none: the default selects nothing, and says so
+    assert recurrent_parameters(linear, {"lam": 0.5, "b": 1.0}) == ()
+    with pytest.raises(ValueError, match="declares no recurrent parameters; name some among "
+                                         "lam, b"):
+        parameter_groups(linear, {"lam": 0.5, "b": 1.0})
+    assert parameter_groups(linear, {"lam": 0.5, "b": 1.0}, "b") == ("b",)
     b = params("gru")
     assert parameter_groups(b.cell, b.params, "all") == tuple(b.params)
     assert parameter_groups(b.cell, b.params, ["bias_hh", "weight_ih"]) == ("weight_ih",

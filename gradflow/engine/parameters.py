@@ -49,10 +49,12 @@ _PART_NUMBERS = 2 ** 21  # numbers of a chunk of contributions and partials (16 
 
 
 def _declared(cell):
-    """The names the cell and the cells it wraps declare recurrent (`recurrent_params`)."""
-    names = set()
+    """The names the cell and the cells it wraps declare recurrent (`recurrent_params`), or
+    None when none of them declares any."""
+    names = None
     while cell is not None:
-        names |= set(getattr(cell, "recurrent_params", ()))
+        if hasattr(cell, "recurrent_params"):
+            names = (names or set()) | set(cell.recurrent_params)
         cell = getattr(cell, "base", None)
     return names
 
@@ -63,14 +65,16 @@ def recurrent_parameters(cell, params):
     Recurrent are the parameters that multiply the previous state: those named in RECURRENT
     (`weight_hh` of the built-in cells, `skip_weight`, `dense_weight` and `highway_weight_hh`
     of the skip connections), per layer (`weight_hh_l1`) and direction as well, and those a
-    cell names in its attribute `recurrent_params` (a tuple of names; a skip connection adds
-    those of the cell it wraps). A cell whose parameters include none of them (a user's cell
-    such as h_t = lam h_{t-1} + x_t with params {"lam": ...}) has all its parameters
-    recurrent.
+    cell names in its attribute `recurrent_params` (a tuple of names, e.g. an LRU's
+    ('nu_log', 'theta_log'); a skip connection adds those of the cell it wraps). A cell that
+    declares none and whose parameters include none of RECURRENT (a user's cell such as
+    h_t = lam h_{t-1} + x_t with params {"lam": ...}) has all its parameters recurrent; one
+    that declares an empty tuple has none (then name the parameters with `wrt`).
     """
-    names = set(RECURRENT) | _declared(cell)
-    found = [k for k in params if _SUFFIX.sub("", k) in names or k in names]
-    return tuple(found) if found else tuple(params)
+    declared = _declared(cell)
+    names = set(RECURRENT) | (declared or set())
+    found = tuple(k for k in params if _SUFFIX.sub("", k) in names or k in names)
+    return found if found or declared is not None else tuple(params)
 
 
 def parameter_groups(cell, params, wrt=None):
@@ -96,7 +100,8 @@ def parameter_groups(cell, params, wrt=None):
             raise ValueError(f"the cell has no parameter {name!r}; its parameters: "
                              f"{', '.join(params)} (or 'recurrent', 'all')")
     if not chosen:
-        raise ValueError("no parameters selected")
+        raise ValueError(f"the cell declares no recurrent parameters; name some among "
+                         f"{', '.join(params)} (or 'all')")
     return tuple(k for k in params if k in chosen)
 
 
