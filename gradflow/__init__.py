@@ -25,6 +25,7 @@ from .engine.jacobians import (GradientFlow, NotDifferentiableError, Scaled, gra
 from .engine.spectral_norm import top_singular_value
 from .engine.unroll import unroll
 from .engine.depth import depth_flow, input_sensitivity
+from .engine.parameters import ParameterFlow, parameter_flow, recurrent_parameters
 from .analysis.decay import DecayProfile, Summary, decay_profile, summarize
 from .analysis.network import Network, random_inputs
 from .analysis.phase import phase_diagram
@@ -33,6 +34,7 @@ from .analysis.spectra import spectrum
 from .analysis.skip_ablation import skip_ablation
 from .analysis.depth import depth_map, feedforward_flow, sensitivity
 from .analysis.truncation import truncated_bptt
+from .analysis.parameters import ParameterSensitivity, parameter_sensitivity
 from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
 from .training.loop import train
@@ -49,6 +51,9 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "random_inputs", "concat", "sigmoid", "Table", "read_table", "write_table",
            "Network", "phase_diagram", "gate_traces", "spectrum", "residual", "skip", "dense",
            "highway", "skip_ablation", "truncated_bptt", "train", "evaluate", "skip_training",
-           "accuracy_by_delay", "flossing_ablation", "flow_by_delay", "stack", "bidirectional", "PerStep", "mlp", "depth_flow",
+           "accuracy_by_delay", "flossing_ablation", "flow_by_delay", "stack", "bidirectional",
+           "PerStep", "mlp", "depth_flow",
            "input_sensitivity", "depth_map", "sensitivity", "feedforward_flow",
-           "indrnn", "indrnn_bound", "mingru", "minlstm"]
+           "indrnn", "indrnn_bound", "mingru", "minlstm",
+           "parameter_flow", "ParameterFlow", "recurrent_parameters", "parameter_sensitivity",
+           "ParameterSensitivity"]

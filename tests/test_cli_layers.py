@@ -111,7 +111,7 @@ def test_sensitivity_of_one_cell_has_no_direction_column(tmp_path):
 
 @pytest.mark.parametrize("args,words", [
     (["--layers", "0"], "--layers"),
-    (["--wrt", "params"], "--wrt"),
+    (["--wrt", "weights"], "--wrt"),  # not a choice (state, input, params)
     (["--wrt", "input", "--output-step", "9"], "--output-step"),
     (["--wrt", "input", "--output-step", "0"], "--output-step"),
     (["--output-step", "3"], "--output-step"),

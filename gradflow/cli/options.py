@@ -9,11 +9,14 @@ import numpy as np
 from ..analysis.decay import decay_profile
 from ..analysis.depth import depth_map, sensitivity
 from ..analysis.network import Network
+from ..analysis.parameters import parameter_sensitivity
 from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..cells.initializers import INITS
 from ..cells.layers import layered
 from ..cells.skips import parse_skip
 from ..engine.memory import available_bytes, format_bytes, needed_bytes
+from ..engine.parameters import needed_bytes as parameter_bytes
+from ..engine.parameters import parameter_groups
 from .base import fail, given, one_line_errors, progress_bar, refuse
 from .params import FINITE, FilePath
 
@@ -408,3 +411,30 @@ def compute_sensitivities(networks, output_step, quiet):
     check_memory(networks, "sensitivity")
     return for_each_network(networks, networks[0].samples, "input sequences", quiet,
                             lambda net, tick: sensitivity(net, output_step, progress=tick))
+
+
+def compute_parameter_sensitivities(networks, names, quiet):
+    """`parameter_sensitivity` of every network with respect to the parameters `names`
+    (--param; the recurrent ones when empty): a name a cell lacks is refused (exit 2) before
+    any work."""
+    wrt = tuple(names) or None
+    check_memory(networks, "decay")  # the state Jacobians; before drawing any weights
+    available = available_bytes()
+    for net in networks:
+        built = net.build()
+        try:
+            groups = parameter_groups(built.cell, built.params, wrt)
+        except ValueError as err:
+            raise click.BadParameter(f"{net.name}: {err}", param_hint="--param") from None
+        n, m = len(built.state0), state_size(net)
+        p = sum(np.size(built.params[g]) for g in groups)
+        need = parameter_bytes(m, n, p, net.length) + needed_bytes(
+            net.cell_function(), hidden=net.sizes()[0], input_size=net.sizes()[1],
+            steps=net.length, samples=net.samples)
+        if available is not None and need > available:
+            fail(f"--hidden {net.sizes()[0]}, --wrt params: ds_T/dtheta of the {net.name} "
+                 f"({m} x {p}) needs about {format_bytes(need)} of memory, more than the "
+                 f"{format_bytes(available)} available")
+    return for_each_network(networks, networks[0].samples * networks[0].length, "steps", quiet,
+                            lambda net, tick: parameter_sensitivity(net, wrt=wrt,
+                                                                    progress=tick))

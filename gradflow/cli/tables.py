@@ -121,3 +121,27 @@ def sensitivity_table(profiles):
                          + _cells(values["spectral"], [t - 1 for t in steps]))
     return "\n".join(lines + ["", "output: y the whole output; forward and reverse the top "
                               "layer's two halves", "(of a bidirectional network)"])
+
+
+def parameter_table(results):
+    """Per network and parameter group, log10 ||(ds_T/ds_t)(ds_t/dtheta)||_F at a few
+    distances d = T - t and log10 ||ds_T/dtheta||_F, their sum (mean over samples)."""
+    first = results[0].metadata
+    T = len(results[0].distance)
+    marks = [0] + [m for m in log_spaced(T - 1) if m < T] if T > 1 else [0]
+    width = max(16, 2 + max(len(r.cell) for r in results))
+    group_width = max(8, 2 + max(len(label) for r in results for label in r.labels))
+    samples = first["samples"]
+    lines = [setup_line(first, T), "",
+             f"{'':{width + group_width}}log10 ||(ds_T/ds_t)(ds_t/dtheta)||_F at distance "
+             "d = T - t" + (" (mean over samples)" if samples > 1 else ""),
+             f"{'cell':{width}}{'theta':{group_width}}{'total':>8}"
+             + "".join(f"{m:>8}" for m in marks)]
+    for r in results:
+        for i, label in enumerate(r.labels):
+            total = float(np.mean(r.total[label]))
+            lines.append(f"{r.cell if i == 0 else '':{width}}{label:{group_width}}"
+                         + (f"{total:>8.2f}" if np.isfinite(total) else f"{str(total):>8}")
+                         + _cells(r.mean[label], marks))
+    return "\n".join(lines + ["", "total: log10 ||ds_T/dtheta||_F, the sum of the contributions "
+                              "over t, taken before the norm"])
