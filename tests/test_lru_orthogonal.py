@@ -378,3 +378,13 @@ def test_a_network_given_weights_takes_its_sizes_from_them(name):
     net = gf.Network(name, hidden=9, input_size=2, params=params, steps=4, samples=1)
     assert net.sizes() == (5, 3)
     assert net.build().sequences[0].shape == (4, 3)
+
+
+def test_the_recurrent_parameters_are_lambdas_and_the_generator_of_w():
+    from gradflow.engine.parameters import recurrent_parameters
+
+    assert recurrent_parameters(lru, init_params("lru", 3, 2, seed=0)) == ("nu_log", "theta_log")
+    assert recurrent_parameters(orthogonal, init_params("orthogonal", 3, 2, seed=0)) == ("A",)
+    skipped = transform(lru, "skip:2")
+    names = recurrent_parameters(skipped, init_params(skipped, 3, 2, seed=0))
+    assert names == ("nu_log", "theta_log", "skip_weight")

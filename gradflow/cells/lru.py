@@ -123,6 +123,7 @@ def lru_cell(*, r_min=0.0, r_max=1.0, max_phase=2 * math.pi, normalize=True):
     cell.blocks = lambda params: {}
     cell.init_params = init_params
     cell.recurrent_matrix = recurrent_matrix
+    cell.recurrent_params = ("nu_log", "theta_log")  # lambda's: what --wrt params follows
     cell.settings = {"r_min": r_min, "r_max": r_max, "max_phase": max_phase,
                      "normalize": normalize}
     return cell

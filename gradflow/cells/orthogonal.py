@@ -164,6 +164,7 @@ def orthogonal_cell(activation="modrelu"):
     cell.blocks = lambda params: {}
     cell.init_params = init_params
     cell.recurrent_matrix = recurrent_matrix
+    cell.recurrent_params = ("A",)  # W = expm(A - A^T): what --wrt params follows
     return cell
 
 
