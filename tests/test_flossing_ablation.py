@@ -178,6 +178,9 @@ def test_cli_prints_and_writes_the_librarys_runs_and_plot_redraws_the_same_figur
     assert code == 0, err
     with open(fig, "rb") as a, open(again, "rb") as b:
         assert a.read() == b.read()
+    # Its accuracy panel, as plot skip-training draws it.
+    code, _, err = run(["plot", "skip-training", out_file, "-o", str(tmp_path / "acc.png")])
+    assert code == 0 and os.path.getsize(tmp_path / "acc.png") > 0, err
     # The runs with and without flossing, overlaid by plot training-flow.
     code, _, err = run(["plot", "training-flow", out_file, "-o", str(tmp_path / "flow.png")])
     assert code == 0 and os.path.getsize(tmp_path / "flow.png") > 0, err
@@ -205,6 +208,10 @@ def test_plot_flossing_refuses_files_it_cannot_draw(tmp_path):
                 "-q", "-o", clipping])[0] == 0
     code, _, err = run(["plot", "flossing", clipping, "-o", str(tmp_path / "f.png")])
     assert code == 1 and "holds 'clipping' results, not 'flossing'" in err
+    garbage = tmp_path / "g.json"
+    garbage.write_text("{not json")
+    code, _, err = run(["plot", "flossing", str(garbage), "-o", str(tmp_path / "f.png")])
+    assert code == 1 and err.startswith(f"Error: {garbage}:") and len(err.splitlines()) == 1
     no_flow = str(tmp_path / "s.json")
     assert run(["ablate", "skip-training", "--variants", "none", "--extra-cells", "none",
                 "--tasks", "recall", "--delays", "2", "--seeds", "0", "--hidden", "3",

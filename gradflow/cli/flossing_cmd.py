@@ -2,14 +2,12 @@
 the results file it wrote."""
 
 import math
-import zipfile
 
 import click
 import matplotlib.pyplot as plt
 
 from ..cells.builtin import CELLS, get_cell
 from ..cells.skips import parse_skip
-from ..io.results import read_table
 from ..plotting.flossing import plot_flow_by_delay, plot_success_rate
 from ..plotting.style import RC, TWO_COLUMN
 from ..training.flossing_ablation import (FLOSS_DELAYS, FLOSS_K, FLOSS_REFERENCES, FLOSS_SEEDS,
@@ -21,6 +19,7 @@ from .base import ablate, check_results_path, emit, fail, one_line_errors, plot,
 from .checkpoints import check_flow_exponents, checkpoint_options
 from .figures import check_figure_path, figure_options, legend_beside, new_figure, save_figure
 from .flossing_options import floss_options, floss_settings
+from .plot_cmds import read_results
 from .skip_training_cmd import accuracy_tables, comparison_options, items, resolve_delays
 
 FLOSS_PREFLOSS = 100  # the command's preflossing updates, before flossing during training
@@ -178,18 +177,7 @@ def plot_flossing_command(results, output, dpi, width, height, title):
     JSON or NPZ): the figure of its --figure. A file of `gradflow ablate skip-training
     --flow-every N -o` draws the same panels."""
     check_figure_path(output)
-    try:
-        table = read_table(results)
-    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        message = str(err)
-        fail(message if message.startswith(results) else f"{results}: cannot read ({message})")
-    if table.kind not in (None, "flossing", "skip_training"):
-        fail(f"{results}: holds {table.kind!r} results, not 'flossing' (from gradflow ablate "
-             "flossing -o)")
-    try:
-        result = skip_training_from_table(table)
-    except ValueError as err:
-        fail(f"{results}: {err}")
+    (result,) = read_results([results], ("flossing", "skip_training"), skip_training_from_table)
     if not result.runs:
         fail(f"{results}: holds no runs")
     if result.flows is None:

@@ -40,14 +40,17 @@ def kind_of(table):
 
 
 def read_results(paths, kind, from_table):
-    """Read results files of `kind` and convert each with `from_table` (a result or a list of
-    them); one-line errors, naming the kind a file holds when it is another."""
+    """Read results files of `kind` (a kind, or a tuple of the kinds `from_table` reads, the
+    first named in messages) and convert each with `from_table` (a result or a list of them);
+    one-line errors, naming the kind a file holds when it is another."""
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    kind = kinds[0]
     out = []
     for path in paths:
         try:
             table = read_table(path)
             found = kind_of(table)
-            if found not in (None, kind):
+            if found not in (None,) + kinds:
                 raise ValueError(f"holds {found!r} results, not {kind!r}; draw it with "
                                  f"`gradflow plot {found}`" if found in KIND_COLUMNS
                                  else f"holds {found!r} results, not {kind!r}")

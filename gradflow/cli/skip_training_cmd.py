@@ -336,7 +336,7 @@ def plot_skip_training_command(results, output, dpi, width, height, title):
     file that `gradflow ablate skip-training -o` wrote (CSV, JSON or NPZ): the figure of its
     --figure."""
     check_figure_path(output)
-    (result,) = read_results([results], "skip_training", skip_training_from_table)
+    (result,) = read_results([results], ("skip_training", "flossing"), skip_training_from_table)
     if not result.runs:
         raise click.ClickException(f"{results}: holds no runs")
     draw_skip_training(result, output, dpi=dpi, width=width, height=height, title=title)
