@@ -164,7 +164,8 @@ def _check(name, lam):
 def memory_network(cell, lam, *, hidden=16, input_size=4, steps=1000, samples=20, seed=0):
     """The `Network` of `cell` (a name of MEMORY_CELLS) set to memory factor `lam` (module doc),
     whose one parameter is `memory_factor` (1,) = [lam]: the others are drawn from child 0 of
-    SeedSequence(seed) and fixed. Its inputs are `samples` N(0, 1) sequences of
+    SeedSequence(seed) and fixed. Its cell function carries `inner_cell`, the cell it runs, and
+    `inner_params`, that cell's parameters as drawn (before the knob sets lambda). Its inputs are `samples` N(0, 1) sequences of
     `memory_steps(lam, steps)` steps. Raises ValueError for an unknown cell or lam outside (0, 1).
     """
     _check(cell, lam)
@@ -182,6 +183,7 @@ def memory_network(cell, lam, *, hidden=16, input_size=4, steps=1000, samples=20
     tuned.hidden_size = lambda params: H
     tuned.input_size = lambda params: D
     tuned.recurrent_params = ("memory_factor",)
+    tuned.inner_cell, tuned.inner_params = inner, fixed  # what it runs, at lambda = lam
     return Network(cell=tuned, params={"memory_factor": np.array([float(lam)])},
                    steps=memory_steps(lam, steps), samples=samples, seed=seed,
                    state0=np.zeros(n))

@@ -30,6 +30,13 @@ def _achieved_timescale(rate):
         return np.where(rate < 1, 1.0 / (1.0 - np.minimum(rate, 1)), np.inf)
 
 
+def _log_x(ax, lo, hi):
+    """A log x axis from lo to hi, widened around a single point."""
+    if lo == hi:  # before the log scale, which otherwise warns of a singular range
+        ax.set_xlim(lo / 1.5, hi * 1.5)
+    ax.set_xscale("log")
+
+
 def plot_memory_timescale(results, *, ax=None):
     """The memory timescale achieved, 1 / (1 - fitted factor of ||ds_T/ds_t||_2), against the
     target 1 / (1 - lambda), log-log, the diagonal dotted. `results` a sequence of
@@ -41,7 +48,7 @@ def plot_memory_timescale(results, *, ax=None):
                 color=_color(r.cell, i), label=LABELS.get(r.cell, r.cell))
         lo, hi = min(lo, r.timescale.min()), max(hi, r.timescale.max())
     ax.plot([lo, hi], [lo, hi], color="0.5", linestyle=":", linewidth=1, label="target")
-    ax.set_xscale("log")
+    _log_x(ax, lo, hi)
     ax.set_yscale("log")
     ax.set_xlabel(r"target memory timescale $1/(1-\lambda)$ (steps)")
     ax.set_ylabel(r"timescale achieved $1/(1-\mathrm{rate})$")
@@ -65,7 +72,7 @@ def plot_memory_sensitivity(results, *, ax=None):
     grid = np.linspace(min(lams), max(lams), 200)
     ax.plot(1 / (1 - grid), np.log10(closed_form(grid)), color="0.2", linestyle="--",
             linewidth=1, label=r"$(1+\lambda^2)/(1-\lambda^2)^3$")
-    ax.set_xscale("log")
+    _log_x(ax, 1 / (1 - grid[0]), 1 / (1 - grid[-1]))
     ax.set_xlabel(r"target memory timescale $1/(1-\lambda)$ (steps)")
     ax.set_ylabel(r"$\log_{10}\ \mathbb{E}\,\|ds_T/d\lambda\|^2 / H$")
     return ax
