@@ -37,8 +37,10 @@ one scalar, `memory_factor` = lambda (`MEMORY_KNOBS`):
 and measures, over `samples` i.i.d. N(0, 1) input sequences of length T = min(steps,
 ceil(HORIZON / (1 - lambda))) (several timescales, capped):
   (a) the factor per step achieved: the rate fitted by `decay_profile` to the mean log10
-      ||ds_T/ds_t||_2 (exactly lambda for the linear cells, and for every cell at zero input
-      but the LSTM and GRU, whose recurrent weights add to the forget gate);
+      ||ds_T/ds_t||_2 (exactly lambda for the linear cells on any input, and at zero input for
+      minGRU, minLSTM and the RNN; 0 for the relu IndRNN there; for the LSTM and GRU the
+      spectral radius of lambda I + W_g / 4 and lambda I + (1 - lambda) W_n / 2, their recurrent
+      weights adding to the gate);
   (b) the sensitivity: the mean over sequences of ||ds_T/dlambda||^2 / H, the derivative taken
       with respect to the scalar memory_factor through the parameters it sets (the other
       parameters fixed), per hidden unit H (for the diagonal cells, the mean over units of
@@ -54,7 +56,7 @@ Reference:
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Tuple
+from typing import Mapping
 
 import autograd.numpy as anp
 import numpy as np
@@ -165,8 +167,9 @@ def memory_network(cell, lam, *, hidden=16, input_size=4, steps=1000, samples=20
     """The `Network` of `cell` (a name of MEMORY_CELLS) set to memory factor `lam` (module doc),
     whose one parameter is `memory_factor` (1,) = [lam]: the others are drawn from child 0 of
     SeedSequence(seed) and fixed. Its cell function carries `inner_cell`, the cell it runs, and
-    `inner_params`, that cell's parameters as drawn (before the knob sets lambda). Its inputs are `samples` N(0, 1) sequences of
-    `memory_steps(lam, steps)` steps. Raises ValueError for an unknown cell or lam outside (0, 1).
+    `inner_params`, that cell's parameters as drawn (before the knob sets lambda). Its inputs
+    are `samples` N(0, 1) sequences of `memory_steps(lam, steps)` steps. Raises ValueError for
+    an unknown cell or lam outside (0, 1).
     """
     _check(cell, lam)
     base, knob = MEMORY_KNOBS[cell]
