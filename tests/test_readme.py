@@ -478,6 +478,48 @@ def flossing_phrases():
             f"10^{fixed(gru['log10_norm_delay_start_T40'], 2)} at the start)"]
 
 
+def memory_phrases():
+    n = Numbers("memory")
+    cells = ("lru", "lru_nogamma", "indrnn_linear", "mingru", "rnn", "lstm", "gru")
+    r = {(c, lam): n.row(cell=c, memory_factor=lam) for c in cells for lam in (0.9, 0.99)}
+    num = lambda x: sci(x, 4) if abs(x) >= 1e4 else sig(x, 4)  # noqa: E731
+    pm = lambda row: f"{num(row['sensitivity'])} ± {num(row['sensitivity_se'])}"  # noqa: E731
+    ts = lambda row: num(row["timescale_achieved"])  # noqa: E731
+    for c in ("lru", "lru_nogamma", "indrnn_linear"):  # "within four standard errors"; "exactly"
+        for lam in (0.9, 0.99):
+            row = r[c, lam]
+            assert abs(row["sensitivity"] - row["expected"]) < 4 * row["sensitivity_se"]
+            assert row["timescale_achieved"] == round(1 / (1 - lam))
+    for lam in (0.9, 0.99):  # "multiplies the LRU's by exactly 1 - lambda^2" (4 digits kept)
+        assert r["lru", lam]["sensitivity"] == pytest.approx(
+            (1 - lam ** 2) * r["lru_nogamma", lam]["sensitivity"], rel=1e-3)
+    lstm, rnn = r["lstm", 0.99], r["rnn", 0.99]
+    assert r["mingru", 0.99]["sensitivity"] < r["lru", 0.99]["sensitivity"]  # "beats gamma"
+    assert r["gru", 0.99]["sensitivity"] < r["lru", 0.99]["sensitivity"]
+    assert lstm["sensitivity"] == max(row["sensitivity"] for row in r.values())  # "the largest"
+    assert lstm["sensitivity_se"] > lstm["sensitivity"] / 2  # "a few sequences dominating"
+    closed = {lam: num(r["lru", lam]["closed_form"]) for lam in (0.9, 0.99)}
+    return [f"at lambda = 0.99 (timescale {round(1 / (1 - 0.99))}) the LRU without gamma has a "
+            f"sensitivity of {pm(r['lru_nogamma', 0.99])} and the linear IndRNN "
+            f"{pm(r['indrnn_linear', 0.99])}",
+            f"the closed form at this length, {closed[0.99]}, times the mean variance of a "
+            "unit's input under the drawn weights (1 on average) predicts "
+            f"{num(r['lru_nogamma', 0.99]['expected'])} and "
+            f"{num(r['indrnn_linear', 0.99]['expected'])}",
+            f"at lambda = 0.9 (timescale {round(1 / (1 - 0.9))}), {pm(r['lru_nogamma', 0.9])} and "
+            f"{pm(r['indrnn_linear', 0.9])} against {num(r['lru_nogamma', 0.9]['expected'])} and "
+            f"{num(r['indrnn_linear', 0.9]['expected'])} (closed form {closed[0.9]})",
+            f"{pm(r['lru', 0.99])} at lambda = 0.99 against {num(r['lru', 0.99]['expected'])} "
+            f"predicted, {pm(r['lru', 0.9])} against {num(r['lru', 0.9]['expected'])} at 0.9",
+            f"({ts(r['mingru', 0.99])} and {ts(r['gru', 0.99])} steps at target 100) with "
+            f"sensitivities of {num(r['mingru', 0.99]['sensitivity'])} and "
+            f"{num(r['gru', 0.99]['sensitivity'])}",
+            f"it holds {ts(lstm)} steps at target 100, and its sensitivity, {pm(lstm)}, is the "
+            "largest",
+            f"its timescale stays at {ts(rnn)} steps at target 100 and its sensitivity at "
+            f"{num(rnn['sensitivity'])}"]
+
+
 SECTIONS = {
     "Vanishing against holding": decay_phrases,
     "Phase diagram: vanishing, exploding, and the theory that predicts the boundary":
@@ -491,6 +533,7 @@ SECTIONS = {
     "Skip connections: what they change about learning": skip_training_phrases,
     "Gradient flow while networks learn": training_flow_phrases,
     "Gradient flossing: what it changes about learning": flossing_phrases,
+    "The curse of memory": memory_phrases,
     "Truncated BPTT: what it throws away": truncation_phrases,
     "Depth: stacked layers, and deep feed-forward networks": depth_phrases,
     "Input sensitivity: how far back, and ahead, the output sees": sensitivity_phrases,
@@ -519,6 +562,8 @@ CONSTANTS = {
     "Gradient flow while networks learn": {"1", "1e-3", "1e3"},
     # the lag in skip:4; exponents above 0; the forget bias 3 of the skip-training figure
     "Gradient flossing: what it changes about learning": {"4", "0", "3"},
+    # 1 - lambda, N(0, 1), lambda -> 1; the year of the paper
+    "The curse of memory": {"1", "2024"},
     # seed 003; W_y ~ N(0, 1/H); k = 1 (one step); the 90 % of the cosine 0.9 that is read off
     "Truncated BPTT: what it throws away": {"003", "0", "1", "90", "0.9"},
     # the seed's number; the years of the papers cited

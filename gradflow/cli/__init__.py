@@ -12,5 +12,6 @@ from . import depth_plot_cmds  # noqa: F401  (plot depth, sensitivity)
 from . import sweep_cmd  # noqa: F401  (sweep)
 from . import training_flow_cmd  # noqa: F401  (plot training-flow)
 from . import flossing_cmd  # noqa: F401  (ablate flossing, plot flossing)
+from . import memory_cmd  # noqa: F401  (plot memory)
 
 __all__ = ["main", "plot", "ablate"]
