@@ -424,3 +424,21 @@ def test_input_sensitivity_of_skip_networks_against_autograd(spec):
         spec_, frob = _log_norms(J[:, t, :])
         assert sens.log10_spectral_norm[t] == pytest.approx(spec_, abs=TOL)
         assert sens.log10_frobenius_norm[t] == pytest.approx(frob, abs=TOL)
+
+
+@pytest.mark.parametrize("base", [gf.rnn, gf.gru])
+def test_a_layer_with_a_skip_of_lag_k_passes_only_its_state_up(base):
+    """s_t of rnn+skip:3 is the first H entries of its augmented state (s_t, s_{t-1}, s_{t-2}):
+    the layer above reads those H numbers, written out here with numpy by hand."""
+    H, D, T = 3, 2, 6
+    layer = transform(base, "skip:3")
+    net = stack([layer, layer])
+    params = gf.init_params(net, H, D, seed=4)
+    assert params["weight_ih_l1"].shape[1] == H
+    x = np.random.default_rng(5).standard_normal((T, D))
+    s0, s1 = np.zeros(3 * H), np.zeros(3 * H)
+    p0, p1 = layer_params(params, "_l0"), layer_params(params, "_l1")
+    for t in range(T):
+        s0 = layer(p0, s0, x[t])
+        s1 = layer(p1, s1, s0[:H])
+    np.testing.assert_allclose(forward(net, params, x).outputs[-1], s1[:H], rtol=1e-13)

@@ -36,7 +36,10 @@ def output_slice(cell, params):
     if hasattr(cell, "output_slice"):
         return cell.output_slice(params)
     if hasattr(cell, "base"):  # a skip connection: s_t leads the (augmented) state
-        return output_slice(cell.base, params)
+        inner = output_slice(cell.base, params)
+        if inner == slice(None) and hasattr(cell.base, "state_size"):  # s_t, not s_{t-1}...
+            return slice(0, cell.base.state_size(params))
+        return inner
     blocks = cell.blocks(params) if hasattr(cell, "blocks") else {}
     return blocks.get("h", slice(None))
 
