@@ -11,26 +11,12 @@ from ..plotting.style import RC, TWO_COLUMN
 from .base import (check_results_path, given, one_line_errors, plot, progress_bar, refuse,
                    write_results)
 from .figures import check_figure_path, figure_options, new_figure, save_figure
-from .params import FilePath
+from .params import FilePath, cell_list
 from .plot_cmds import read_results
 
 FIGURE_SIZE = (TWO_COLUMN[0], 3.0)  # inches: two panels, the legend above them
 OPTION_NAMES = ("cells", "lambdas", "timescales", "hidden", "input_size", "steps", "samples",
                 "seed", "save_results")
-
-
-def _cells(ctx, param, values):
-    """--cell, repeated or a comma list: names of MEMORY_CELLS, each once."""
-    out = []
-    for value in values:
-        for name in (v.strip() for v in value.split(",")):
-            if name not in MEMORY_CELLS:
-                raise click.BadParameter(f"unknown cell {name!r}; choose from "
-                                         f"{', '.join(MEMORY_CELLS)}")
-            if name in out:
-                raise click.BadParameter(f"cell {name!r} is given twice")
-            out.append(name)
-    return tuple(out)
 
 
 def _numbers(check, what):
@@ -64,7 +50,7 @@ def _draw(results, path, dpi, width, height, title):
 
 @plot.command("memory")
 @click.argument("results", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--cell", "cells", multiple=True, callback=_cells, metavar="CELL[,CELL]",
+@click.option("--cell", "cells", multiple=True, callback=cell_list(MEMORY_CELLS), metavar="CELL[,CELL]",
               help=f"Cells, from {', '.join(MEMORY_CELLS)} (lru_nogamma: the LRU without its "
                    f"input normalisation gamma; indrnn_linear: IndRNN with the identity "
                    f"activation); repeat or give a comma list "

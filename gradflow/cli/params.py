@@ -10,7 +10,7 @@ import math
 
 import click
 
-__all__ = ["FiniteFloat", "FINITE", "finite_pair", "FilePath"]
+__all__ = ["FiniteFloat", "FINITE", "finite_pair", "FilePath", "cell_list"]
 
 
 class FiniteFloat(click.FloatRange):
@@ -63,3 +63,20 @@ class FilePath(click.Path):
         if isinstance(value, str) and not value.strip():
             self.fail("the file name is empty", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def cell_list(choices):
+    """The callback of a repeatable --cell that also takes comma lists: names among `choices`,
+    each once, in the order given."""
+    def parse(ctx, param, values):
+        out = []
+        for value in values:
+            for name in (v.strip() for v in value.split(",")):
+                if name not in choices:
+                    raise click.BadParameter(f"unknown cell {name!r}; choose from "
+                                             f"{', '.join(choices)}")
+                if name in out:
+                    raise click.BadParameter(f"cell {name!r} is given twice")
+                out.append(name)
+        return tuple(out)
+    return parse

@@ -13,7 +13,7 @@ from .base import ablate, check_results_path, emit, given, plot, refuse, write_r
 from .figures import check_figure_path, figure_options, new_figure, save_figure
 from .options import (DEFAULT_CELLS, INIT_OPTIONS, LAYER_OPTIONS, check_memory,
                       for_each_network, format_option, resolve_networks, skip_options)
-from .params import FilePath
+from .params import FilePath, cell_list
 from .plot_cmds import read_results
 from .tables import setup_line
 
@@ -22,20 +22,6 @@ LEVEL = 0.9  # the cosine counted as keeping the gradient
 NETWORK_OPTION_NAMES = ("cells", "activation", "hidden", "input_size", "steps", "init", "scale",
                         "forget_bias", "seed", "samples", "skip", "skip_scale", "highway_bias",
                         "weights_file", "layers", "layer_residual")
-
-
-def _cells(ctx, param, values):
-    """--cell, repeated or a comma list: built-in cell names, each once."""
-    out = []
-    for value in values:
-        for name in (v.strip() for v in value.split(",")):
-            if name not in CELLS:
-                raise click.BadParameter(f"unknown cell {name!r}; choose from "
-                                         f"{', '.join(CELLS)}")
-            if name in out:
-                raise click.BadParameter(f"cell {name!r} is given twice")
-            out.append(name)
-    return tuple(out)
 
 
 def _truncations(ctx, param, value):
@@ -62,7 +48,7 @@ def _truncations(ctx, param, value):
 def network_options(command):
     """The options that describe the networks: cells, sizes, weights and seed."""
     options = [
-        click.option("--cell", "cells", multiple=True, callback=_cells, metavar="CELL[,CELL]",
+        click.option("--cell", "cells", multiple=True, callback=cell_list(CELLS), metavar="CELL[,CELL]",
                      help=f"Cells to compare, from {', '.join(CELLS)}; repeat or give a comma "
                           f"list [default: {','.join(DEFAULT_CELLS)}]."),
         click.option("--activation", type=click.Choice(list(RNN_ACTIVATIONS)), default="tanh",
