@@ -536,24 +536,30 @@ def main(quick, output, no_memory, no_jax, no_torch, thread_counts, readme_only,
         raise click.BadParameter("a comma-separated list of thread counts, e.g. 1,2",
                                  param_hint="--threads") from None
     info = machine()
+    if output is None and not quick:
+        output = RESULTS
     flags = [*(["--quick"] if quick else []), *(["--no-jax"] if no_jax else []),
              *(["--no-torch"] if no_torch else [])]
-    workers = [spawn(k, "--worker", "table", *flags) for k in counts]
-    memory = []
+    workers, memory = [], []
+
+    def save():  # after every part: a run stopped half way keeps the parts it finished
+        if output is not None:
+            with atomic_path(output) as tmp:
+                Path(tmp).write_text(report(info, workers, memory, quick))
+
+    for k in counts:
+        workers.append(spawn(k, "--worker", "table", *flags))
+        save()
     if not no_memory:
         mem_T = str(SETTINGS["quick" if quick else "full"]["memory_T"])
         for k in counts:
             click.echo(f"[{k} thread(s)] memory check, T = {mem_T} ...", err=True)
             memory.append(spawn(k, "--worker", "memory", "--steps", mem_T))
+            save()
         click.echo(f"[{counts[0]} thread(s)] memory check under tracemalloc ...", err=True)
         memory.append(spawn(counts[0], "--worker", "memory-traced", "--steps", mem_T))
-    text = report(info, workers, memory, quick)
-    click.echo(text, nl=False)
-    if output is None and not quick:
-        output = RESULTS
-    if output is not None:
-        with atomic_path(output) as tmp:
-            Path(tmp).write_text(text)
+        save()
+    click.echo(report(info, workers, memory, quick), nl=False)
     if output == RESULTS and not quick:
         update_readme(RESULTS)
 
