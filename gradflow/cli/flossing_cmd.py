@@ -14,13 +14,13 @@ from ..training.flossing_ablation import (FLOSS_DELAYS, FLOSS_K, FLOSS_REFERENCE
                                           flossing_ablation, flow_by_delay)
 from ..training.skip_training import (DELAYS, SOLVED, accuracy_by_delay,
                                       skip_training_from_table, skip_training_to_table)
-from ..training.tasks import task_shape
 from .base import ablate, check_results_path, emit, fail, one_line_errors, plot, progress_bar
 from .checkpoints import check_flow_exponents, checkpoint_options
 from .figures import check_figure_path, figure_options, legend_beside, new_figure, save_figure
 from .flossing_options import floss_options, floss_settings
 from .plot_cmds import read_results
-from .skip_training_cmd import accuracy_tables, comparison_options, items, resolve_delays
+from .skip_training_cmd import (accuracy_tables, check_lags, comparison_options, items,
+                                resolve_delays)
 
 FLOSS_PREFLOSS = 100  # the command's preflossing updates, before flossing during training
 FLOSS_TASK_DELAYS = {"recall": FLOSS_DELAYS, "copy": DELAYS["copy"]}
@@ -141,13 +141,7 @@ def flossing_command(cell, references, extra_cells, tasks, delay_lists, hidden, 
     if cell in extra_cells:
         raise click.BadParameter(f"{cell} is the cell trained with and without flossing",
                                  param_hint="--extra-cells")
-    length, task, delay = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays[t])
-    for v in references:
-        lag = (parse_skip(v) or (None, None))[1]
-        if lag is not None and lag > length:
-            raise click.BadParameter(f"{v}: the lag {lag} is longer than the shortest sequence "
-                                     f"({task} at delay {delay}: {length} steps)",
-                                     param_hint="--references")
+    check_lags(references, tasks, delays, "--references")
     flossing = floss_settings(floss, floss_weight, floss_every, prefloss,
                               get_cell(cell).state_blocks * hidden)
     check_flow_exponents(flow_exponents, hidden)  # the smallest state of any model: H

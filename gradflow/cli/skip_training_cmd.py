@@ -193,6 +193,18 @@ def comparison_options(*, tasks, delays, seeds, plot_command, figure_text):
     return add
 
 
+def check_lags(variants, tasks, delays, hint):
+    """Refuse (exit 2, one line, naming the option `hint`) a connection whose lag is longer
+    than the shortest sequence of the tasks at their delays ({task: delays})."""
+    length, task, delay = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays[t])
+    for v in variants:
+        lag = (parse_skip(v) or (None, None))[1]
+        if lag is not None and lag > length:
+            raise click.BadParameter(f"{v}: the lag {lag} is longer than the shortest sequence "
+                                     f"({task} at delay {delay}: {length} steps)",
+                                     param_hint=hint)
+
+
 def _refuse_skip(ctx, param, value):
     if value is not None:
         raise click.UsageError("ablate skip-training compares the connections of --variants: "
@@ -298,13 +310,7 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
     if "none" in variants and cell in extra_cells:
         raise click.BadParameter(f"{cell} is the base cell, trained already as variant none",
                                  param_hint="--extra-cells")
-    length, task, delay = min((task_shape(t, d)[0], t, d) for t in tasks for d in delays[t])
-    for v in variants:
-        lag = (parse_skip(v) or (None, None))[1]
-        if lag is not None and lag > length:
-            raise click.BadParameter(f"{v}: the lag {lag} is longer than the shortest sequence "
-                                     f"({task} at delay {delay}: {length} steps)",
-                                     param_hint="--variants")
+    check_lags(variants, tasks, delays, "--variants")
     flow = {}
     if flow_every is not None:
         check_flow_exponents(flow_exponents, hidden)  # the smallest state of any model: H
