@@ -22,8 +22,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from gradflow.io.files import atomic_path
 from gradflow.training.loop import train
+
+from _report import emit  # beside this script
 
 RESULTS = Path(__file__).with_name("results_flossing.md")
 
@@ -77,11 +78,7 @@ def main(quick, repeats, output):
               f"{platform.python_version()}, numpy {np.__version__}; ratio = ms/update flossing "
               "every update / ms/update without; a preflossing update is the time of 100 of "
               "them and one training update, less one training update, over 100"]
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if not quick or output != str(RESULTS):
-        with atomic_path(output) as tmp:
-            Path(tmp).write_text(text)
+    emit(lines, output, RESULTS, quick)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from gradflow import concat  # noqa: E402
 from gradflow.cells import get_cell  # noqa: E402
 from gradflow.cells.initializers import init_params  # noqa: E402
 from gradflow.engine.jacobians import lyapunov_spectrum  # noqa: E402
-from gradflow.io.files import atomic_path  # noqa: E402
+from _report import emit  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results_lyapunov.md")
 
@@ -84,11 +84,7 @@ def main(quick, output):
               f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, one BLAS "
               f"thread, Python {platform.python_version()}, numpy {np.__version__}; best of "
               f"{repeats}; both routes agree to 1e-12"]
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if not quick or output != str(RESULTS):
-        with atomic_path(output) as tmp:
-            Path(tmp).write_text(text)
+    emit(lines, output, RESULTS, quick)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from gradflow.io.files import atomic_path
 from gradflow.training.loop import train
+
+from _report import emit  # beside this script
 
 RESULTS = Path(__file__).with_name("results_training_flow.md")
 
@@ -86,11 +87,7 @@ def main(quick, repeats, every, output):
     lines += ["", f"{stamp}, {platform.processor() or platform.machine()}, Python "
               f"{platform.python_version()}, numpy {np.__version__}; overhead = best time "
               "with checkpoints / best time without - 1; the losses of both runs identical"]
-    text = "\n".join(lines) + "\n"
-    print(text, end="")
-    if not quick or output != str(RESULTS):
-        with atomic_path(output) as tmp:
-            Path(tmp).write_text(text)
+    emit(lines, output, RESULTS, quick)
 
 
 if __name__ == "__main__":
