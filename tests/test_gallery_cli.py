@@ -25,7 +25,7 @@ from gradflow.plotting.spectrum import plot_spectrum  # noqa: E402
 
 TINY = ["--hidden", "4", "--steps", "12", "--quiet"]
 KINDS = {"phase": ["--scales", "0.5:1.5:3"], "heatmap": ["--stride", "2"],
-         "spectrum": ["--distances", "3"], "gates": []}
+         "spectrum": ["--distances", "3"], "gates": [], "cells": ["--cell", "lru", "--cell", "gru"]}
 DPI = 40
 
 

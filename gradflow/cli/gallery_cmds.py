@@ -1,4 +1,4 @@
-"""`gradflow plot phase | heatmap | spectrum | gates`: the figure gallery beyond `decay`.
+"""`gradflow plot phase | heatmap | spectrum | cells | gates`: the figure gallery beyond `decay`.
 
 Each kind reads a results file of its kind (CSV, JSON or NPZ, as written by --save-results) or,
 with none, computes from the options of `gradflow jacobians`; `--save-results` writes the
@@ -13,10 +13,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from click.core import ParameterSource
 
+from ..analysis.comparison import compare_cells, comparison_from_table, comparison_to_table
 from ..analysis.gates import KEEP_GATE, gate_traces, gates_from_table, gates_to_table
 from ..analysis.pairwise import pairwise_from_table, pairwise_norms, pairwise_to_table
 from ..analysis.phase import phase_diagram, phase_from_table, phase_to_table
 from ..analysis.spectra import spectrum, spectrum_from_table, spectrum_to_table
+from ..plotting.comparison import plot_comparison
 from ..plotting.gates import plot_gate_decay, plot_gates
 from ..plotting.heatmap import plot_heatmap
 from ..plotting.phase import plot_phase, plot_phase_rates
@@ -26,6 +28,7 @@ from ..sweep.views import phase_from_sweep
 from .base import fail, one_line_errors, plot, progress_bar, \
     write_results
 from .figures import check_plot_run, figure_options, new_figure, save_figure
+from ..cells.builtin import CELLS
 from .options import DEFAULT_CELLS, check_memory, flow_options, \
     for_each_network, pop_flow_options, resolve_networks
 from .params import FilePath
@@ -239,6 +242,37 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
     fig, axes = new_figure(width, height, ncols=1 + len(wanted), squeeze=False)
     with plt.rc_context(RC):
         plot_spectra(spectra, axes[0], wanted)
+        _finish(fig, output, dpi, title)
+
+
+COMPARED_CELLS = tuple(c for c in CELLS if c != "gru_torch")  # Cho's GRU stands for both
+
+
+@plot.command("cells")
+@_common
+@flow_options(default_cells=COMPARED_CELLS)
+@figure_options(width=TWO_COLUMN[0], height=TWO_COLUMN[1])
+def cells_cmd(results, output, dpi, width, height, save_results, title, **opts):
+    """The cells side by side, each at its own initialisation: log10 ||ds_T/ds_t||_2 against
+    distance (left, mean over --samples input sequences, the spread shaded) and the Lyapunov
+    exponents, log10 per step against i/n (right; an exponent of -inf, a direction that a
+    relu switches off, is a triangle on the bottom edge). The same input sequences for every
+    cell.
+    """
+    config = pop_flow_options(opts)
+    check_plot_run(output, save_results, results)
+    if results:
+        comparison = _read_one(results, "a cell comparison", "cells", comparison_from_table)
+    else:
+        networks = resolve_networks(config, config["cells"] or COMPARED_CELLS)
+        check_memory(networks, "spectrum")
+        steps = 2 * config["samples"] * networks[0].length * len(networks)
+        with one_line_errors(), progress_bar(steps, "steps", config["quiet"]) as bar:
+            comparison = compare_cells(networks, progress=_ticker(bar))
+        _save(save_results, comparison_to_table(comparison))
+    fig, axes = new_figure(width, height, ncols=2)
+    with plt.rc_context(RC):
+        plot_comparison(comparison, axes)
         _finish(fig, output, dpi, title)
 
 

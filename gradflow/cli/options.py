@@ -98,14 +98,19 @@ def check_lag(skip, steps):
                                  f"({steps} steps)", param_hint="--skip")
 
 
-def flow_options(command):
-    """Add the options that configure cells, weights and inputs to `command`."""
+def flow_options(command=None, *, default_cells=DEFAULT_CELLS):
+    """Add the options that configure cells, weights and inputs to `command` (as a decorator,
+    bare or called with the `default_cells` its help names)."""
+    if command is None:
+        return lambda command: flow_options(command, default_cells=default_cells)
     options = [
         click.option("--cell", "cells", multiple=True, type=click.Choice(list(CELLS)),
                      help="Cell to analyse; repeat to compare cells in one run "
-                          f"[default: {' '.join(DEFAULT_CELLS)}]. 'gru' is Cho et al. (2014) "
+                          f"[default: {' '.join(default_cells)}]. 'gru' is Cho et al. (2014) "
                           "as in the seeds, 'gru_torch' PyTorch's nn.GRU, 'indrnn' Li et al. "
-                          "(2018, relu), 'mingru' and 'minlstm' Feng et al. (2024)."),
+                          "(2018, relu), 'mingru' and 'minlstm' Feng et al. (2024), 'lru' "
+                          "Orvieto et al. (2023), 'orthogonal' expRNN (Lezcano-Casado & "
+                          "Martinez-Rubio 2019)."),
         click.option("--activation", type=click.Choice(list(RNN_ACTIVATIONS)), default="tanh",
                      show_default=True, help="Nonlinearity of the RNN (also for an nn.RNN "
                                              "weights file, which does not record it)."),

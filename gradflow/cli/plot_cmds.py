@@ -21,7 +21,9 @@ from .params import FilePath
 # says its kind. The JSON and NPZ say it in their metadata. kind_of takes the first kind whose
 # columns a file has, so a kind whose columns include another's comes first: a depth table
 # also has decay's columns, a sensitivity table those of gates.
-KIND_COLUMNS = {"memory": ("memory_factor", "factor_achieved"), "depth": ("layer", "distance"), "sensitivity": ("output_step", "step"),
+KIND_COLUMNS = {"memory": ("memory_factor", "factor_achieved"), "depth": ("layer", "distance"),
+                "sensitivity": ("output_step", "step"),
+                "cells": ("row", "lyapunov_log10_per_step"),
                 "decay": ("cell", "log10_frobenius_norm"),
                 "phase": ("scale", "log10_rate_per_step"), "heatmap": ("s", "t"),
                 "spectrum": ("lyapunov_log10_per_step",), "gates": ("step",),

@@ -14,7 +14,8 @@ _YLABEL = {"spectral": r"$\log_{10}\,\|\partial s_T/\partial s_t\|_2$",
            "c_spectral": r"$\log_{10}\,\|\partial c_T/\partial c_t\|_2$"}
 VARIANT_COLORS = [OKABE_ITO[-1]] + OKABE_ITO[:-1]  # black first: the plain cell, then the rest
 _NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "gru_torch": "GRU (torch)",
-          "indrnn": "IndRNN", "mingru": "minGRU", "minlstm": "minLSTM"}
+          "indrnn": "IndRNN", "mingru": "minGRU", "minlstm": "minLSTM", "lru": "LRU",
+          "orthogonal": "orthogonal (expRNN)"}
 
 
 def cell_name(cell, activation=None):

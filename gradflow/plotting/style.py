@@ -7,7 +7,11 @@ __all__ = ["OKABE_ITO", "CELL_COLORS", "cell_color", "get_ax", "ONE_COLUMN", "TW
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour blindnesses.
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
-CELL_COLORS = {"rnn": "#D55E00", "lstm": "#0072B2", "gru": "#009E73", "gru_torch": "#CC79A7"}
+CELL_COLORS = {"rnn": "#D55E00", "lstm": "#0072B2", "gru": "#009E73", "gru_torch": "#CC79A7",
+               # the modern cells: the rest of the palette, and a purple (gru_torch's pink is
+               # shared with the orthogonal RNN: the two are not compared in one figure)
+               "indrnn": "#7F5F9F", "mingru": "#56B4E9", "minlstm": "#000000", "lru": "#E69F00",
+               "orthogonal": "#CC79A7"}
 ONE_COLUMN = (3.5, 2.6)  # inches: one column of a two-column paper
 TWO_COLUMN = (7.0, 2.6)  # inches: the full text width, for figures with two or more panels
 # Constrained layout, not savefig.bbox='tight': 'tight' crops or grows the saved figure, so a
