@@ -6,6 +6,7 @@ activation every exponent is 0. The matrix exponential against scipy's and finit
 import math
 
 import autograd
+import autograd.numpy as anp
 import numpy as np
 import pytest
 import scipy.linalg
@@ -388,3 +389,32 @@ def test_the_recurrent_parameters_are_lambdas_and_the_generator_of_w():
     skipped = transform(lru, "skip:2")
     names = recurrent_parameters(skipped, init_params(skipped, 3, 2, seed=0))
     assert names == ("nu_log", "theta_log", "skip_weight")
+
+
+def test_training_gradient_of_the_orthogonal_rnn_matches_finite_differences_over_two_traces():
+    """W = expm(A - A^T) is computed once per traced A and shared by every step: the gradient
+    of a loss over the unrolled sequence must still be the derivative (central differences,
+    an independent oracle), also at a second point, where a stale W would show."""
+    from autograd import grad
+
+    from gradflow.cells.orthogonal import orthogonal_cell
+
+    cell = orthogonal_cell("tanh")
+    rng = np.random.default_rng(5)
+    params = cell.init_params(4, 2, rng=rng, init="orthogonal")
+    xs = rng.standard_normal((12, 2))
+
+    def loss(A):
+        p, h = {**params, "A": A}, np.zeros(4)
+        for x in xs:
+            h = cell(p, h, x)
+        return anp.sum(h ** 2)
+
+    for A in (params["A"], params["A"] + 0.3 * rng.standard_normal((4, 4))):
+        g = grad(loss)(A)
+        fd = np.zeros_like(A)
+        for idx in np.ndindex(A.shape):
+            e = np.zeros_like(A)
+            e[idx] = 1e-6
+            fd[idx] = (loss(A + e) - loss(A - e)) / 2e-6
+        assert np.allclose(g, fd, rtol=1e-6, atol=1e-8)

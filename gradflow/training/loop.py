@@ -95,6 +95,11 @@ def bptt(cell, params, task, state0, truncation=None):
         aux = {}
 
         def window(p, state=state, start=start, aux=aux):
+            # Traced, p is autograd's box of the dict, and every p[name] makes a new node: one
+            # per parameter read, at every step. Read each once for the whole window, so that
+            # the steps share one node per parameter (and a cell may compute from a parameter
+            # once per sequence: the orthogonal RNN's expm).
+            p = {name: p[name] for name in params} if isinstance(params, dict) else p
             return _window_loss(cell, p, state, task.inputs[start:start + k], start, task,
                                 aux) / count
 
