@@ -214,3 +214,58 @@ def test_subprocess_run_and_redraw(tmp_path):
     proc = run_subprocess(["ablate", "skip-training", "--delays", "3,3"], tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("Error: ")
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_curves_draw_the_seed_mean_of_each_runs_running_loss_and_redraw_from_the_file(tmp_path):
+    """--curves: per task and delay, each model's line is the mean over the seeds of the
+    running mean (10 updates) of its per-update training loss; checked against numpy's own
+    convolution of the losses the file holds, and the figure drawn again byte for byte."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gradflow.plotting.skip_training import plot_loss_curves
+    from gradflow.training.skip_training import skip_training_from_table
+
+    figure, again, saved = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "runs.json"
+    args = ["ablate", "skip-training", *TINY, "--tasks", "copy", "--updates", "14",
+            "--flow-every", "7", "--flow-samples", "1", "-o", str(saved), "--figure",
+            str(figure), "--curves"]
+    code, _, err = run(args)
+    assert code == 0, err
+    code, _, err = run(["plot", "skip-training", str(saved), "--curves", "-o", str(again)])
+    assert code == 0, err
+    assert figure.read_bytes() == again.read_bytes()
+    result = skip_training_from_table(read_table(saved))
+    fig, ax = plt.subplots()
+    plot_loss_curves(result, "copy", 2, ax=ax, window=10)
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    plt.close(fig)
+    for model, label in (("rnn", "RNN (tanh)"), ("gru", "GRU")):
+        per_seed = []
+        for r, f in zip(result.runs, result.flows):
+            if r.model == model and r.delay == 2:
+                loss = np.asarray(f.loss, float)
+                # mean of the last 10 (fewer at the start), by cumulative sums
+                c = np.concatenate([[0.0], np.cumsum(loss)])
+                lo = np.maximum(np.arange(1, len(loss) + 1) - 10, 0)
+                per_seed.append((c[1:] - c[lo]) / (np.arange(1, len(loss) + 1) - lo))
+        assert len(per_seed) == 2
+        assert np.allclose(lines[label], np.mean(per_seed, axis=0), rtol=1e-12)
+    baseline = 10 * np.log(8) / (2 + 20)  # the memoryless copy loss, closed form
+    assert np.allclose(lines["memoryless"], baseline, rtol=1e-12)
+
+
+def test_curves_need_training_curves(tmp_path):
+    code, _, err = run(["ablate", "skip-training", *TINY, "--curves", "--figure",
+                        str(tmp_path / "f.png")])
+    assert code == 2 and "--flow-every" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "f.png").exists()
+    saved = tmp_path / "runs.json"
+    code, _, err = run(["ablate", "skip-training", *TINY, "-o", str(saved)])
+    assert code == 0, err
+    proc = run_subprocess(["plot", "skip-training", str(saved), "--curves", "-o",
+                           str(tmp_path / "c.png")], tmp_path)
+    assert proc.returncode == 1 and proc.stderr.startswith("Error: ")
+    assert "no training curves" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "c.png").exists()

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 from .._version import __version__
 from ..cells.builtin import CELLS
 from ..cells.skips import parse_skip
-from ..plotting.skip_training import plot_skip_training
+from ..plotting.skip_training import plot_loss_curves, plot_skip_training
 from ..plotting.style import RC, TWO_COLUMN
 from ..training.optimizers import OPTIMIZERS
 from ..training.tasks import task_shape
@@ -260,18 +260,37 @@ def accuracy_tables(result):
 
 
 def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FIGURE_SIZE[1],
-                       title=None):
-    """One panel per task (accuracy against delay, one line per model), the legend beside the
-    last panel (off the data), saved to `path`."""
+                       title=None, curves=False):
+    """One panel per task (accuracy against delay, one line per model), or with `curves` one
+    per task and delay (the training loss against the update, the memoryless loss dashed);
+    the legend beside the last panel (off the data), saved to `path`."""
     tasks = list(dict.fromkeys(r.task for r in result.runs))
-    fig, axes = new_figure(width, height, ncols=len(tasks), squeeze=False)
+    panels = [(t, d) for t in tasks for d in dict.fromkeys(r.delay for r in result.runs
+                                                           if r.task == t)] if curves else tasks
+    fig, axes = new_figure(width, height, ncols=len(panels), squeeze=False)
     with plt.rc_context(RC):
-        for ax, task in zip(axes[0], tasks):
-            plot_skip_training(result, task, ax=ax, legend=False)
+        for ax, panel in zip(axes[0], panels):
+            if curves:
+                plot_loss_curves(result, *panel, ax=ax, legend=False)
+            else:
+                plot_skip_training(result, panel, ax=ax, legend=False)
         for ax in axes[0][1:]:
             ax.set_ylabel("")
         legend_beside(fig, axes[0][-1], title)
     save_figure(fig, path, dpi)
+
+
+def check_curves(curves, flow_every, option="--flow-every"):
+    """Refuse --curves for runs without training curves (exit 2, one line)."""
+    if curves and flow_every is None:
+        raise click.UsageError(f"--curves draws the training loss of every update, which the "
+                               f"runs keep only with flow checkpoints: add {option} N")
+
+
+curves_option = click.option(
+    "--curves", is_flag=True,
+    help="Draw the training loss against the update instead, one panel per task and delay "
+         "(mean over the seeds), the memoryless loss dashed (runs with --flow-every).")
 
 
 @ablate.command("skip-training")
@@ -284,12 +303,13 @@ def draw_skip_training(result, path, *, dpi=300, width=FIGURE_SIZE[0], height=FI
 @comparison_options(tasks=("recall", "copy"), delays=DELAYS, seeds=(0, 1, 2),
                     plot_command="skip-training", figure_text="accuracy against delay (one "
                     "panel per task)")
+@curves_option
 @click.option("--skip", hidden=True, expose_value=False, callback=_refuse_skip)
 @checkpoint_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidden, batch,
                           updates, lr, optimizer, clip_threshold, forget_bias, skip_scale,
-                          highway_bias, seeds, eval_batch, workers, fmt, output, figure,
+                          highway_bias, seeds, eval_batch, workers, fmt, output, figure, curves,
                           flow_every, flow_samples, flow_exponents, quiet):
     """Train the base cell under each skip connection, and the other cells, on tasks that need
     memory at several delays: the same budget, optimizer, clipping and seeds for all.
@@ -306,6 +326,7 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
         check_results_path(output)
     if figure is not None:
         check_figure_path(figure)
+    check_curves(curves, flow_every)
     delays = resolve_delays(tasks, delay_lists)
     if "none" in variants and cell in extra_cells:
         raise click.BadParameter(f"{cell} is the base cell, trained already as variant none",
@@ -330,14 +351,15 @@ def skip_training_command(cell, variants, extra_cells, tasks, delay_lists, hidde
         (lambda: "\n".join([accuracy_tables(result)] + flow_lines(flow_runs(result))))
     emit(table, text, fmt, output)
     if figure is not None:
-        draw_skip_training(result, figure)
+        draw_skip_training(result, figure, curves=curves)
 
 
 @plot.command("skip-training")
 @click.argument("results", type=click.Path(exists=True, dir_okay=False))
 @figure_options(width=FIGURE_SIZE[0], height=FIGURE_SIZE[1])
 @click.option("--title", default=None, help="Title above the figure.")
-def plot_skip_training_command(results, output, dpi, width, height, title):
+@curves_option
+def plot_skip_training_command(results, output, dpi, width, height, title, curves):
     """Held-out accuracy against delay of every model, one panel per task, from the RESULTS
     file that `gradflow ablate skip-training -o` wrote (CSV, JSON or NPZ): the figure of its
     --figure."""
@@ -345,4 +367,8 @@ def plot_skip_training_command(results, output, dpi, width, height, title):
     (result,) = read_results([results], ("skip_training", "flossing"), skip_training_from_table)
     if not result.runs:
         raise click.ClickException(f"{results}: holds no runs")
-    draw_skip_training(result, output, dpi=dpi, width=width, height=height, title=title)
+    if curves and result.flows is None:
+        raise click.ClickException(f"--curves: {results} holds no training curves (its runs were "
+                               f"trained without --flow-every)")
+    draw_skip_training(result, output, dpi=dpi, width=width, height=height, title=title,
+                       curves=curves)

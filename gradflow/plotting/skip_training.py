@@ -1,6 +1,8 @@
 """What skip connections do to learning: held-out accuracy against the delay, one line per model
 (the base cell's variants and the other cells), for one task."""
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FixedLocator, NullLocator
@@ -8,8 +10,9 @@ from matplotlib.ticker import FixedLocator, NullLocator
 from ..training.skip_training import SOLVED, accuracy_by_delay
 from .decay import cell_name
 from .style import CELL_COLORS, OKABE_ITO, RC, get_ax
+from .training_flow import running_mean
 
-__all__ = ["plot_skip_training", "model_styles"]
+__all__ = ["plot_skip_training", "plot_loss_curves", "model_styles"]
 
 # The base cell's variants: black for the cell alone, then colours no built-in cell uses; the
 # other cells keep their own colour (CELL_COLORS) and a dashed line.
@@ -68,6 +71,50 @@ def plot_skip_training(result, task, *, ax=None, band=True, level=SOLVED, legend
         ax.set_xlabel("delay T (steps)")
         ax.set_ylabel("held-out accuracy")
         ax.set_title({"recall": "delayed recall", "copy": "copy memory"}.get(task, task))
+        if legend:
+            ax.legend(frameon=False)
+    return ax
+
+
+def plot_loss_curves(result, task, delay, *, ax=None, window=10, legend=True):
+    """The training loss against the updates done of every model of `result` (a
+    `SkipTraining` with flow checkpoints, whose `flows` hold each run's per-update loss) on
+    `task` at `delay`: per model, the mean over the seeds of the loss averaged over the last
+    `window` updates (a run that stopped early counts while it ran), on a log axis; the
+    memoryless loss dashed (for copy 10 ln 8 / (T + 20)): a model whose curve stays above it
+    has learnt nothing a model without memory could not. Returns the Axes."""
+    if result.flows is None:
+        raise ValueError("these runs hold no training curves: train them with flow checkpoints "
+                         "(flow_every, --flow-every)")
+    ax = get_ax(ax)
+    picked = [(r, f) for r, f in zip(result.runs, result.flows)
+              if r.task == task and r.delay == delay]
+    if not picked:
+        raise ValueError(f"no run of {task} at delay {delay}")
+    models = list(dict.fromkeys(r.model for r, _ in picked))
+    styles = model_styles(models)
+    length = max(len(f.loss) for _, f in picked)
+    with plt.rc_context(RC):
+        for model in models:
+            curves = np.full((sum(r.model == model for r, _ in picked), length), np.nan)
+            for row, (_, f) in enumerate(f for f in picked if f[0].model == model):
+                loss = np.where(np.isfinite(f.loss), f.loss, np.nan)
+                curves[row, :len(loss)] = running_mean(loss, window)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an update no seed reached
+                mean = np.nanmean(curves, axis=0)
+            style = {**styles[model], "linestyle": "-"}  # dashed is the memoryless loss
+            del style["marker"]
+            ax.plot(np.arange(length), mean, label=cell_name(model), **style)
+        baseline = picked[0][0].baseline
+        if np.isfinite(baseline):
+            ax.axhline(baseline, color="0.5", linestyle=(0, (4, 2)), linewidth=0.9,
+                       label="memoryless")
+        ax.set_yscale("log")
+        ax.set_xlabel("updates done")
+        ax.set_ylabel(f"training loss (mean of {window})")
+        name = {"recall": "delayed recall", "copy": "copy memory"}.get(task, task)
+        ax.set_title(f"{name}, T = {delay}", loc="left")
         if legend:
             ax.legend(frameon=False)
     return ax

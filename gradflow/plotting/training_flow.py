@@ -7,7 +7,7 @@ import numpy as np
 
 from .style import CELL_COLORS, OKABE_ITO, RC, get_ax
 
-__all__ = ["PANELS", "flow_styles", "plot_flow_quantity", "plot_training_flow"]
+__all__ = ["PANELS", "flow_styles", "plot_flow_quantity", "plot_training_flow", "running_mean"]
 
 PANELS = ("loss", "horizon", "lyapunov", "gate")
 # Runs that are not a built-in cell alone: colours no built-in cell uses, black first.
@@ -32,7 +32,7 @@ def flow_styles(labels):
     return styles
 
 
-def _running_mean(y, window):
+def running_mean(y, window):
     """The mean of the last `window` finite values up to each index (fewer at the start)."""
     y = np.asarray(y, dtype=float)
     ok = np.isfinite(y)
@@ -79,7 +79,7 @@ def plot_flow_quantity(runs, quantity, *, ax=None, window=10, styles=None):
                 x = np.arange(len(r.loss))
                 shown = np.where(np.isfinite(r.loss), r.loss, np.nan)
                 ax.plot(x, shown, color=color, alpha=0.25, linewidth=0.6)
-                ax.plot(x, _running_mean(shown, window), color=color, label=r.label)
+                ax.plot(x, running_mean(shown, window), color=color, label=r.label)
             elif quantity == "horizon":
                 inside = np.isnan(f.horizon)
                 y = np.where(inside, f.length, f.horizon)
