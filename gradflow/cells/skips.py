@@ -23,8 +23,8 @@ of x, with
     step(params, a, x) = (f(params, a[..., :n], x) + link(params, a), a[..., :(k - 1) n]),
 
 so that its Jacobian has the top block row [J_f, 0, ..., 0] + d link / d a over the shift.
-The product of augmented Jacobians has, as its top-left n x n block, the exact
-total derivative ds_T/ds_t: s_t perturbed alone, every path to s_T counted. Each transformed cell
+The product of augmented Jacobians has, as its top-left n x n block, the exact total
+derivative ds_T/ds_t: s_t perturbed alone, every path to s_T counted. Each transformed cell
 says where that block is (`primary`), and gradflow reports it as "ds_T/ds_t"; the whole
 augmented product is reported as the block 'augmented'.
 

@@ -35,6 +35,11 @@ class Linearization:
     unbatched JVP, which is always right, and if they disagree every later call pushes the
     tangents through one at a time: slower, never wrong. `batched` tells which route was taken.
 
+    A cell that carries its last k states along and says how (`link`: skip:k, dense:k) is
+    differentiated through its base cell and its Jacobian assembled (`_Augmented`), unless
+    `structured` is False; `augmented` is then None, as it becomes when the first assembled
+    result disagrees with the generic route.
+
     Raises NotDifferentiableError when the cell's output does not depend on the state as
     autograd sees it although it does numerically (see `_untraced`).
     """
@@ -43,8 +48,7 @@ class Linearization:
         self.cell, self.params = cell, params
         self.batched = None  # unknown until the first call
         self.time_batched = None  # likewise for `steps`
-        # a cell that carries past states along and says how (`link`): the base cell alone
-        # is differentiated (module `_Augmented`); None for every other cell
+        # the base cell alone is differentiated (`_Augmented`); None for every other cell
         self.augmented = _Augmented.of(cell, params) if structured else None
 
     def __call__(self, state, x, tangents, t=0):
@@ -276,4 +280,5 @@ def step_jacobian(cell, params, state, x):
     forward-mode pass.
     """
     state = np.asarray(state, dtype=float)
-    return Linearization(cell, params)(state, x, np.eye(state.shape[-1])).T
+    # one call: an assembled Jacobian would be compared with the generic one, which is the cost
+    return Linearization(cell, params, structured=False)(state, x, np.eye(state.shape[-1])).T
