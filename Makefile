@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BENCH_PYTHON) benchmarks/bench_lyapunov.py
 	$(BENCH_PYTHON) benchmarks/bench_training_flow.py
 	$(BENCH_PYTHON) benchmarks/bench_flossing.py
+	$(BENCH_PYTHON) benchmarks/bench_skip.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -165,3 +165,19 @@ def test_quick_flossing_benchmark_times_the_three_kinds_of_run(tmp_path):
     assert len(rows) == 1 and rows[0][:2] == ["5", "2"]
     assert all(float(c) > 0 for c in rows[0][2:])
     assert out.read_text().strip() == proc.stdout.strip()
+
+
+def test_quick_skip_benchmark_times_both_routes_of_every_connection(tmp_path):
+    out = tmp_path / "skip.md"
+    proc = run_quick("bench_skip.py", out, timeout=120)
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in proc.stdout.splitlines()
+            if line.startswith(("| rnn |", "| lstm |"))]
+    assert [r[:4] for r in rows[:5]] == [["rnn", "4", "none", "-"],
+                                         ["rnn", "4", "skip:4", "assembled"],
+                                         ["rnn", "4", "skip:4", "generic"],
+                                         ["rnn", "4", "dense:4", "assembled"],
+                                         ["rnn", "4", "dense:4", "generic"]]
+    assert len(rows) == 10 and all(float(c) > 0 for r in rows for c in r[4:])
+    for r in rows[::5]:  # the cell alone is the unit of the ratios
+        assert r[6:] == ["1.00", "1.00"]
+    assert out.read_text().strip() == proc.stdout.strip()

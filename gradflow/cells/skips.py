@@ -15,8 +15,16 @@ user's cell keeps) and x the input. The connections act on the whole state s:
 `skip` and `dense` reach back k steps, so they are made Markov by augmenting the state with the
 last k states: the transformed cell's state is a_t = (s_t, s_{t-1}, ..., s_{t-k+1}), k n
 entries, and its Jacobian is block-sparse (the step's own block, the B blocks, and a shift of
-identities). The product of augmented Jacobians has, as its top-left n x n block, the exact
-total derivative ds_T/ds_t: s_t perturbed alone, every path to s_T counted. Each transformed cell
+identities). Such a cell says so, so that the engine differentiates only f (n tangents, not
+k n: `gradflow.engine.linearization`): `lag` = k, `base` = f, `base_size(params)` = n, and
+`link(params, a)` (..., n), the connection's own term, linear in the augmented state and free
+of x, with
+
+    step(params, a, x) = (f(params, a[..., :n], x) + link(params, a), a[..., :(k - 1) n]),
+
+so that its Jacobian has the top block row [J_f, 0, ..., 0] + d link / d a over the shift.
+The product of augmented Jacobians has, as its top-left n x n block, the exact total
+derivative ds_T/ds_t: s_t perturbed alone, every path to s_T counted. Each transformed cell
 says where that block is (`primary`), and gradflow reports it as "ds_T/ds_t"; the whole
 augmented product is reported as the block 'augmented'.
 
@@ -45,9 +53,10 @@ __all__ = ["residual", "skip", "dense", "highway", "transform", "SKIPS", "parse_
 SKIPS = ("residual", "skip:K", "dense:K", "highway")
 
 
-def _wrap(step, base, name, *, k=1, extra=(), init_extra=None, settings=None):
-    """Give `step` what gradflow asks of a cell: name, state size, blocks, initialisation, and
-    `settings`, the connection's options for the metadata of results."""
+def _wrap(step, base, name, *, k=1, extra=(), init_extra=None, settings=None, link=None):
+    """Give `step` what gradflow asks of a cell: name, state size, blocks, initialisation,
+    `settings`, the connection's options for the metadata of results, and for an augmented
+    state (k > 1) the connection's own term `link` (see the module's docstring)."""
     step.name = f"{getattr(base, 'name', getattr(base, '__name__', 'cell'))}+{name}"
     step.__name__ = step.name.replace("+", "_").replace(":", "")
     step.base, step.connection, step.lag = base, name, k
@@ -77,6 +86,8 @@ def _wrap(step, base, name, *, k=1, extra=(), init_extra=None, settings=None):
 
     step.blocks = blocks
     step.init_extra = init_extra or (lambda params, hidden, input_size, rng: {})
+    if k > 1 and link is not None:
+        step.link = link
     return step
 
 
@@ -99,10 +110,13 @@ def skip(cell, k, scale=1.0):
     """
     k = _lag(k)
 
+    def link(params, state):
+        n = np.shape(params["skip_weight"])[0]
+        return dot(state[..., (k - 1) * n:k * n], params["skip_weight"].T)
+
     def step(params, state, x):
         n = np.shape(params["skip_weight"])[0]
-        new = cell(params, state[..., :n], x) + dot(state[..., (k - 1) * n:k * n],
-                                                    params["skip_weight"].T)
+        new = cell(params, state[..., :n], x) + link(params, state)
         return new if k == 1 else concat(new, state[..., :(k - 1) * n])
 
     def init_extra(params, hidden, input_size, rng):
@@ -110,7 +124,7 @@ def skip(cell, k, scale=1.0):
         return {"skip_weight": scale * np.eye(n)}
 
     return _wrap(step, cell, f"skip:{k}", k=k, extra=("skip_weight",), init_extra=init_extra,
-                 settings={"skip_scale": scale})
+                 settings={"skip_scale": scale}, link=link)
 
 
 def dense(cell, k, scale=1.0):
@@ -122,9 +136,12 @@ def dense(cell, k, scale=1.0):
     """
     k = _lag(k)
 
+    def link(params, state):
+        return dot(state, params["dense_weight"].T)
+
     def step(params, state, x):
         n = np.shape(params["dense_weight"])[0]
-        new = cell(params, state[..., :n], x) + dot(state, params["dense_weight"].T)
+        new = cell(params, state[..., :n], x) + link(params, state)
         return new if k == 1 else concat(new, state[..., :(k - 1) * n])
 
     def init_extra(params, hidden, input_size, rng):
@@ -132,7 +149,7 @@ def dense(cell, k, scale=1.0):
         return {"dense_weight": np.tile(scale / k * np.eye(n), (1, k))}
 
     return _wrap(step, cell, f"dense:{k}", k=k, extra=("dense_weight",), init_extra=init_extra,
-                 settings={"skip_scale": scale})
+                 settings={"skip_scale": scale}, link=link)
 
 
 def highway(cell, bias=-1.0):
