@@ -9,6 +9,7 @@ import math
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 from gradflow.io.results import read_table
@@ -520,6 +521,72 @@ def memory_phrases():
             f"{num(rnn['sensitivity'])}"]
 
 
+def cells_phrases():
+    n = Numbers("cells")
+    r = {c: n.row(cell=c) for c in n.columns["cell"]}
+    ortho, lru, ind = r["orthogonal"], r["lru"], r["indrnn"]
+    others = [c for c in r if c != "orthogonal"]
+    # "the slowest of the others"; "holds best at short distances"; "all of its exponents"
+    assert lru["factor_per_step"] == max(r[c]["factor_per_step"] for c in others
+                                         if c != "indrnn")
+    assert ind["log10_norm_d10"] == max(r[c]["log10_norm_d10"] for c in others)
+    assert ind["lyapunov_minus_inf"] == ind["state_size"] and ind["log10_norm_d100"] == -np.inf
+    assert abs(ortho["log10_norm_d100"]) < 1e-12 and abs(ortho["lyapunov_max"]) < 1e-12
+    assert ortho["factor_per_step"] == 1.0
+    vanish = lambda c: f"{sig(r[c]['factor_per_step'], 4)} ({sig(r[c]['log10_norm_d100'], 4)})"  # noqa: E731
+    return [f"its products keep norm 1 (log10 {sci(ortho['log10_norm_d100'], 4)} at distance "
+            f"100, zero to rounding) and its leading exponent is "
+            f"{sci(ortho['lyapunov_max'], 4)}; {ortho['lyapunov_minus_inf']} of its "
+            f"{ortho['state_size']} exponents are -inf",
+            f"by a factor {sig(lru['factor_per_step'], 4)} per step (log10 norm "
+            f"{sig(lru['log10_norm_d100'], 4)} at distance 100), the slowest of the others",
+            f"the LSTM by {sig(r['lstm']['factor_per_step'], 4)} per step "
+            f"({sig(r['lstm']['log10_norm_d100'], 4)} at distance 100), the GRU {vanish('gru')}, "
+            f"minGRU {vanish('mingru')}, minLSTM {vanish('minlstm')}, against the tanh RNN's "
+            f"{vanish('rnn')}",
+            f"({sig(ind['log10_norm_d10'], 4)} at distance 10, against the LRU's "
+            f"{sig(lru['log10_norm_d10'], 4)})",
+            f"so all {ind['lyapunov_minus_inf']} of its exponents are -inf and its product is "
+            f"exactly 0 by distance 100 in at least one sequence (horizon "
+            f"{int(ind['horizon'])} steps)"] + copy_phrases()
+
+
+def copy_phrases():
+    n = Numbers("copy_task")
+    m = n.meta
+    r = {(mo, d): n.row(model=mo, delay=d) for mo in n.columns["model"] for d in (100, 500)}
+    ratio = lambda mo, d: sig(r[mo, d]["eval_over_baseline"], 4)  # noqa: E731
+    beats = {d: {mo for (mo, t), row in r.items() if t == d and row["beats_baseline"]}
+             for d in (100, 500)}
+    assert beats[100] == {"lru", "orthogonal", "mingru", "indrnn", "gru"}  # "five cells"
+    assert beats[500] == {"gru"}  # "only the GRU"
+    order = sorted(beats[100], key=lambda mo: r[mo, 100]["eval_over_baseline"])
+    assert order == ["lru", "orthogonal", "mingru", "indrnn", "gru"]  # the order named
+    gru, rnn = r["gru", 500], r["rnn", 500]
+    base = m["baseline"]
+    return [f"10 ln 8 / (T + 20): {sig(base['100'], 4)} at T = 100 and {sig(base['500'], 4)} "
+            "at T = 500",
+            f"(H = {m['hidden']}, batch {m['batch']}, {m['updates']} updates of Adam at learning "
+            f"rate {m['lr']:g}, global-norm clipping at {m['clip_threshold']:g}, forget bias "
+            f"{m['forget_bias']:g}, seed {m['seeds'][0]}) and judged on {m['eval_batch']} "
+            "held-out sequences",
+            f"the LRU ({ratio('lru', 100)} of it, accuracy {sig(r['lru', 100]['accuracy'], 4)} on "
+            f"the copied tokens, chance 0.125), the orthogonal RNN ({ratio('orthogonal', 100)} of "
+            f"it, accuracy {sig(r['orthogonal', 100]['accuracy'], 4)}), minGRU "
+            f"({ratio('mingru', 100)}), IndRNN ({ratio('indrnn', 100)}) and the GRU "
+            f"({ratio('gru', 100)})",
+            f"stay on it ({ratio('rnn', 100)}, {ratio('lstm', 100)} and {ratio('minlstm', 100)} "
+            "of it)",
+            f"({ratio('gru', 500)} of it; its training loss, in means of {m['window']} updates, "
+            f"stays below it from update {int(gru['below_from'])} on)",
+            f"stay on it ({ratio('lru', 500)} and {ratio('orthogonal', 500)} of it)",
+            f"its log10 norm there from {sig(gru['log10_norm_delay_start'], 4)} to "
+            f"{sig(gru['log10_norm_delay_end'], 4)} and its leading exponent from "
+            f"{sig(gru['lyapunov_1_start'], 4)} to {sig(gru['lyapunov_1_end'], 4)} per step, "
+            f"while the tanh RNN's norm fell from {sig(rnn['log10_norm_delay_start'], 4)} to "
+            f"{sig(rnn['log10_norm_delay_end'], 4)}"]
+
+
 SECTIONS = {
     "Vanishing against holding": decay_phrases,
     "Phase diagram: vanishing, exploding, and the theory that predicts the boundary":
@@ -534,6 +601,7 @@ SECTIONS = {
     "Gradient flow while networks learn": training_flow_phrases,
     "Gradient flossing: what it changes about learning": flossing_phrases,
     "The curse of memory": memory_phrases,
+    "Modern recurrences side by side": cells_phrases,
     "Truncated BPTT: what it throws away": truncation_phrases,
     "Depth: stacked layers, and deep feed-forward networks": depth_phrases,
     "Input sensitivity: how far back, and ahead, the output sees": sensitivity_phrases,
@@ -566,6 +634,9 @@ CONSTANTS = {
     "The curse of memory": {"1", "2024"},
     # seed 003; W_y ~ N(0, 1/H); k = 1 (one step); the 90 % of the cosine 0.9 that is read off
     "Truncated BPTT: what it throws away": {"003", "0", "1", "90", "0.9"},
+    # U(0, 1), |lambda| <= 1, N(0, 1/H), forget bias 1, the mean of N(0, 1); the copy task's
+    # 10 tokens of 8 symbols, T + 20 and T + 10 steps, the years of the papers, its 520 steps
+    "Modern recurrences side by side": {"0", "1", "10", "8", "20", "1997", "2016", "520"},
     # the seed's number; the years of the papers cited
     "Depth: stacked layers, and deep feed-forward networks": {"004", "2016", "2017"},
     # the mean of the gaussian weights N(0, 1/H)

@@ -76,13 +76,18 @@ def plot_skip_training(result, task, *, ax=None, band=True, level=SOLVED, legend
     return ax
 
 
+CEILING = 4.0  # the loss curves' panel reaches this many times the memoryless loss
+
+
 def plot_loss_curves(result, task, delay, *, ax=None, window=10, legend=True):
     """The training loss against the updates done of every model of `result` (a
     `SkipTraining` with flow checkpoints, whose `flows` hold each run's per-update loss) on
     `task` at `delay`: per model, the mean over the seeds of the loss averaged over the last
     `window` updates (a run that stopped early counts while it ran), on a log axis; the
     memoryless loss dashed (for copy 10 ln 8 / (T + 20)): a model whose curve stays above it
-    has learnt nothing a model without memory could not. Returns the Axes."""
+    has learnt nothing a model without memory could not. The y axis runs from just below the
+    lowest curve (or the memoryless loss) to CEILING times the memoryless loss. Returns the
+    Axes."""
     if result.flows is None:
         raise ValueError("these runs hold no training curves: train them with flow checkpoints "
                          "(flow_every, --flow-every)")
@@ -94,6 +99,7 @@ def plot_loss_curves(result, task, delay, *, ax=None, window=10, legend=True):
     models = list(dict.fromkeys(r.model for r, _ in picked))
     styles = model_styles(models)
     length = max(len(f.loss) for _, f in picked)
+    lowest = np.inf
     with plt.rc_context(RC):
         for model in models:
             curves = np.full((sum(r.model == model for r, _ in picked), length), np.nan)
@@ -106,11 +112,15 @@ def plot_loss_curves(result, task, delay, *, ax=None, window=10, legend=True):
             style = {**styles[model], "linestyle": "-"}  # dashed is the memoryless loss
             del style["marker"]
             ax.plot(np.arange(length), mean, label=cell_name(model), **style)
+            lowest = min(lowest, np.nanmin(mean, initial=np.inf))
         baseline = picked[0][0].baseline
+        ax.set_yscale("log")
         if np.isfinite(baseline):
             ax.axhline(baseline, color="0.5", linestyle=(0, (4, 2)), linewidth=0.9,
                        label="memoryless")
-        ax.set_yscale("log")
+            # what the figure is for is near the memoryless loss: from the lowest curve to
+            # CEILING times it (the first updates, which learn the blanks, leave the top)
+            ax.set_ylim(0.9 * min(lowest, baseline), CEILING * baseline)
         ax.set_xlabel("updates done")
         ax.set_ylabel(f"training loss (mean of {window})")
         name = {"recall": "delayed recall", "copy": "copy memory"}.get(task, task)
