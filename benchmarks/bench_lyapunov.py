@@ -19,8 +19,6 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is imported
 
-import datetime  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -31,7 +29,7 @@ from gradflow import concat  # noqa: E402
 from gradflow.cells import get_cell  # noqa: E402
 from gradflow.cells.initializers import init_params  # noqa: E402
 from gradflow.engine.jacobians import lyapunov_spectrum  # noqa: E402
-from _report import emit  # noqa: E402
+from _report import emit, machine_line  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results_lyapunov.md")
 
@@ -80,10 +78,7 @@ def main(quick, output):
             assert abs(a.sum() - np.log(0.3)) < 1e-12, a.sum()
         lines.append(f"| {name} | {T:,} | {chunked:.3g} | {single:.3g} | {single / chunked:.1f} "
                      f"| {a[0]:.5f} | {exact} |")
-    lines += ["", f"{datetime.date.today().isoformat()}, "
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, one BLAS "
-              f"thread, Python {platform.python_version()}, numpy {np.__version__}; best of "
-              f"{repeats}; both routes agree to 1e-12"]
+    lines += ["", machine_line(f"best of {repeats}; both routes agree to 1e-12")]
     emit(lines, output, RESULTS, quick)
 
 

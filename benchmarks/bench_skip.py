@@ -21,8 +21,6 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy is imported
 
-import datetime  # noqa: E402
-import platform  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -35,7 +33,7 @@ from gradflow.cells.skips import transform  # noqa: E402
 from gradflow.engine.jacobians import (chunk_steps, gradient_flow, step_jacobians,  # noqa: E402
                                        trajectory)
 from gradflow.engine.linearization import Linearization  # noqa: E402
-from _report import emit  # noqa: E402
+from _report import emit, machine_line  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results_skip.md")
 CONNECTIONS = ("none", "skip:4", "dense:4")
@@ -112,11 +110,8 @@ def main(quick, output):
             shown = "-" if spec == "none" else route
             lines.append(f"| {name} | {n} | {spec} | {shown} | {jac:.3g} | {e2e:.3g} "
                          f"| {jac / alone[0]:.2f} | {e2e / alone[1]:.2f} |")
-    lines += ["", f"{datetime.date.today().isoformat()}, "
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, one BLAS "
-              f"thread, Python {platform.python_version()}, numpy {np.__version__}; T = {T}, "
-              f"D = {D}, min of {repeats} interleaved repeats; the routes' norms agree to "
-              f"{worst:.1e}"]
+    lines += ["", machine_line(f"T = {T}, D = {D}, min of {repeats} interleaved repeats; the "
+                               f"routes' norms agree to {worst:.1e}")]
     emit(lines, output, RESULTS, quick)
 
 
