@@ -36,6 +36,7 @@ from .analysis.depth import depth_map, feedforward_flow, sensitivity
 from .analysis.truncation import truncated_bptt
 from .analysis.parameters import ParameterSensitivity, parameter_sensitivity
 from .analysis.memory import MemoryCurse, memory_curse
+from .analysis.comparison import CellComparison, compare_cells
 from .io.results import Table, read_table, write_table
 from .io.weights import load_weights
 from .training.loop import train
@@ -57,4 +58,5 @@ __all__ = ["CELLS", "get_cell", "rnn", "rnn_relu", "rnn_linear", "lstm", "gru", 
            "input_sensitivity", "depth_map", "sensitivity", "feedforward_flow",
            "indrnn", "indrnn_bound", "mingru", "minlstm",
            "parameter_flow", "ParameterFlow", "recurrent_parameters", "parameter_sensitivity",
-           "ParameterSensitivity", "memory_curse", "MemoryCurse"]
+           "ParameterSensitivity", "memory_curse", "MemoryCurse", "compare_cells",
+           "CellComparison"]
