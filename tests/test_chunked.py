@@ -12,7 +12,7 @@ from gradflow import cells
 from gradflow.cells import layers, skips
 from gradflow.cells.initializers import init_params
 from gradflow.cells.ops import concat, dot
-from gradflow.engine.jacobians import (_product, chunk_steps, gradient_flow, lyapunov_spectrum,
+from gradflow.engine.jacobians import (SparseProduct, chunk_steps, gradient_flow, lyapunov_spectrum,
                                        step_jacobians, trajectory)
 from gradflow.engine.linearization import Linearization
 
@@ -226,7 +226,7 @@ def test_the_product_by_columns_equals_the_matrix_product(H, K, seed, zero_cols)
         Js[k, H + np.arange(H), H + np.arange(H)] = rng.standard_normal(H)
     Js[:, :, rng.choice(n, size=min(zero_cols, n), replace=False)] = 0
     P = rng.standard_normal((n + 3, n))  # a primary block may have more rows than columns
-    multiply = _product(Js)
+    multiply = SparseProduct()(Js)
     out = np.empty((n + 3, n))
     for J in Js:
         multiply(P, J, out)
@@ -250,14 +250,39 @@ def test_the_product_by_columns_of_a_skip_connection_equals_the_matrix_product(
         J[:n, -n:] = np.diag(rng.standard_normal(n)) if diagonal_skip else \
             rng.standard_normal((n, n))
         J[n:, :-n] = np.eye(N - n)
-    P = rng.standard_normal((N, N))
-    multiply = _product(Js)
-    out = np.empty((N, N))
-    for J in Js:
-        multiply(P, J, out)
-        np.testing.assert_allclose(out, P @ J, rtol=1e-13, atol=1e-13 * np.abs(P).max())
+    multiply = SparseProduct()(Js)
+    for rows in (N, n):  # the whole product, and the rows of s_T alone (gradient_flow's)
+        P = rng.standard_normal((rows, N))
+        out = np.empty((rows, N))
+        for J in Js:
+            multiply(P, J, out)
+            np.testing.assert_allclose(out, P @ J, rtol=1e-13, atol=1e-13 * np.abs(P).max())
     if n >= 2 and (k > 2 or diagonal_skip):
         assert multiply.__name__ == "multiply"
+
+
+@settings(max_examples=60, deadline=None)
+@given(N=st.integers(2, 12), seed=st.integers(0, 2 ** 32 - 1), density=st.floats(0, 1),
+       diagonals=st.lists(st.integers(-11, 11), max_size=3), rows=st.integers(1, 12))
+def test_the_sparse_product_equals_the_matrix_product_on_any_pattern(N, seed, density, diagonals,
+                                                                     rows):
+    # Random patterns: dense blocks, rows with a single non-zero in a dense run of columns (on
+    # a diagonal or not), empty rows and columns; the plan must never drop a term.
+    rng = np.random.default_rng(seed)
+    mask = rng.random((N, N)) < density
+    for offset in diagonals:
+        mask |= np.eye(N, k=offset, dtype=bool)
+    if N > 3:
+        mask[: N // 2, : N // 2] = True  # a dense block, so that some runs go through BLAS
+    Js = np.where(mask, rng.standard_normal((2, N, N)), 0.0)
+    plan = SparseProduct()
+    P = rng.standard_normal((rows, N))
+    out = np.empty((rows, N))
+    for chunk in (Js, Js[::-1], Js * (rng.random((2, N, N)) < 0.5)):  # a narrower pattern too
+        multiply = plan(chunk)
+        for J in chunk:
+            multiply(P, J, out)
+            np.testing.assert_allclose(out, P @ J, rtol=1e-12, atol=1e-12 * np.abs(P).max())
 
 
 @pytest.mark.parametrize("product", [anp.dot, anp.matmul])

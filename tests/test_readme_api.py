@@ -34,7 +34,10 @@ def test_the_python_api_section_runs(tmp_path, monkeypatch):
     flow = namespace["flow"]  # the last one: the LSTM with a skip connection of length 4
     assert namespace["cell"].name == "lstm+skip:4" and flow.log10_spectral_norm.shape == (500,)
     np.testing.assert_array_equal(namespace["params"]["skip_weight"], 0.9 * np.eye(32))
-    assert flow.blocks["augmented"].log10_spectral_norm.shape == (500,)
+    whole = namespace["whole"]  # the whole augmented product carried: the same ds_T/ds_t
+    assert set(flow.blocks) == {"h", "c"} and whole.blocks["augmented"].log10_spectral_norm.shape \
+        == (500,)
+    np.testing.assert_allclose(whole.log10_spectral_norm, flow.log10_spectral_norm, atol=1e-10)
     # The logistic map at r = 3.9 is chaotic: its Lyapunov exponent is about 0.49 (ln per step).
     lam = gf.lyapunov_spectrum(namespace["logistic"], {"r": 3.9}, state0=np.array([0.3]),
                                steps=5000, discard=500)

@@ -31,7 +31,8 @@ def zero_update_params(n, D=1):
 def test_skip_alone_is_b_to_the_m_over_k(k, b):
     n, T = 2, 10_000
     params = {**zero_update_params(n), "skip_weight": b * np.eye(n)}
-    flow = gradient_flow(skip(cells.rnn_linear, k), params, np.zeros((T, 1)))
+    flow = gradient_flow(skip(cells.rnn_linear, k), params, np.zeros((T, 1)),
+                         blocks={"augmented": slice(None)})
     m = flow.distance
     expected = np.where(m % k == 0, (m / k) * np.log10(abs(b)), -np.inf)
     np.testing.assert_array_equal(np.isneginf(flow.log10_spectral_norm), np.isneginf(expected))
@@ -125,14 +126,18 @@ def test_augmented_product_equals_brute_force_on_the_unrolled_network(kind, name
         params[key] = params[key] + 0.2 * B
     inputs = rng.standard_normal((T, D))
     distances = (1, 2, 3, 7, T)
-    flow = gradient_flow(cell, params, inputs, products_at=distances)
+    flow = gradient_flow(cell, params, inputs, products_at=distances)  # the whole product
+    rows = gradient_flow(cell, params, inputs)  # only the product's rows of s_T are carried
     n = base.state_size(params)
     for d in distances:
         expected = brute_force(kind, base, params, inputs, n, T - d, k)
         got = flow.products[d].value()[:n, :n]
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
-        np.testing.assert_allclose(flow.log10_spectral_norm[d - 1],
-                                   np.log10(np.linalg.norm(expected, 2)), atol=1e-10)
+        for norms in (flow, rows):
+            np.testing.assert_allclose(norms.log10_spectral_norm[d - 1],
+                                       np.log10(np.linalg.norm(expected, 2)), atol=1e-10)
+            np.testing.assert_allclose(norms.log10_frobenius_norm[d - 1],
+                                       np.log10(np.linalg.norm(expected)), atol=1e-10)
 
 
 def test_lyapunov_of_a_skip_network_is_of_the_augmented_map():
@@ -151,7 +156,7 @@ def test_transformed_cells_say_their_names_sizes_and_blocks():
     cell = skip(cells.lstm, 4)
     assert cell.name == "lstm+skip:4" and cell.state_size(p) == 24
     assert cell.primary(p) == slice(0, 6)
-    assert cell.blocks(p) == {"h": slice(0, 3), "c": slice(3, 6), "augmented": slice(None)}
+    assert cell.blocks(p) == {"h": slice(0, 3), "c": slice(3, 6)}
     np.testing.assert_array_equal(p["skip_weight"], np.eye(6))
     d = init_params(dense(cells.gru, 2, 0.5), 3, 2, seed=0)
     np.testing.assert_array_equal(d["dense_weight"], np.hstack([0.25 * np.eye(3)] * 2))

@@ -25,8 +25,9 @@ of x, with
 so that its Jacobian has the top block row [J_f, 0, ..., 0] + d link / d a over the shift.
 The product of augmented Jacobians has, as its top-left n x n block, the exact total
 derivative ds_T/ds_t: s_t perturbed alone, every path to s_T counted. Each transformed cell
-says where that block is (`primary`), and gradflow reports it as "ds_T/ds_t"; the whole
-augmented product is reported as the block 'augmented'.
+says where that block is (`primary`), and gradflow reports it as "ds_T/ds_t", carrying only
+the product's n rows of s_T; the whole augmented product (k times the cost) is reported when
+asked for as the block 'augmented' (`gradient_flow(..., blocks={"augmented": slice(None)})`).
 
 f is always the base cell's whole update, for every cell alike: the residual LSTM adds
 o * tanh(c_t) to h and f * c + i * g to c; the residual GRU adds (1 - z) h + z h~ to h. A gated
@@ -80,11 +81,7 @@ def _wrap(step, base, name, *, k=1, extra=(), init_extra=None, settings=None, li
     else:
         step.primary = lambda params: slice(0, base_size(params))
 
-    def blocks(params):
-        own = base.blocks(params) if hasattr(base, "blocks") else {}
-        return {**own, "augmented": slice(None)} if k > 1 else dict(own)
-
-    step.blocks = blocks
+    step.blocks = lambda params: dict(base.blocks(params)) if hasattr(base, "blocks") else {}
     step.init_extra = init_extra or (lambda params, hidden, input_size, rng: {})
     if k > 1 and link is not None:
         step.link = link

@@ -100,9 +100,7 @@ def depth_flow(net, params, inputs, *, progress=None):
 
 
 def _blocks(cell, params):
-    own = dict(cell.blocks(params)) if hasattr(cell, "blocks") else {}
-    own.pop("augmented", None)
-    return own
+    return dict(cell.blocks(params)) if hasattr(cell, "blocks") else {}
 
 
 def input_sensitivity(net, params, inputs, output_step=None):

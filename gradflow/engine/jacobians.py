@@ -28,7 +28,7 @@ from .unroll import default_state, run
 __all__ = ["Linearization", "NotDifferentiableError", "step_jacobian", "top_singular_value",
            "Scaled", "BlockNorms", "GradientFlow", "gradient_flow", "lyapunov_spectrum",
            "default_blocks", "trajectory", "tangent_map", "check_inputs", "step_jacobians",
-           "chunk_steps", "CHUNK_BYTES"]
+           "chunk_steps", "SparseProduct", "CHUNK_BYTES"]
 
 CHUNK_BYTES = 256 * 2 ** 20  # default memory for one chunk of step Jacobians
 _CHUNK_COPIES = 8           # n x n arrays per step of a chunk: Jacobians, tangents, products
@@ -93,7 +93,8 @@ class GradientFlow:
 
 def default_blocks(cell, params):
     """The named diagonal blocks a cell reports besides the whole: its `blocks(params)`, e.g.
-    the LSTM's 'h' and 'c', and a skip connection's 'augmented' (the whole augmented state)."""
+    the LSTM's 'h' and 'c'. (A skip connection's whole augmented product is not among them:
+    it costs k times as much as ds_T/ds_t; ask for it with blocks={'augmented': slice(None)}.)"""
     return dict(cell.blocks(params_at(params, 0))) if hasattr(cell, "blocks") else {}
 
 
@@ -125,8 +126,10 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
       loss_grad: (n,) dL/ds_T whose pull-back dL/ds_t = dL/ds_T ds_T/ds_t is reported; by
         default the unit vector (1, ..., 1) / sqrt(n).
       blocks: {name: slice} diagonal blocks of the product to report as well; by default the
-        LSTM's 'h' (dh_T/dh_t, the total derivative BPTT propagates) and 'c' (the cell highway),
-        and for a skip connection of length k > 1 'augmented', the whole product.
+        LSTM's 'h' (dh_T/dh_t, the total derivative BPTT propagates) and 'c' (the cell highway).
+        For a skip connection of length k > 1, {'augmented': slice(None)} reports the whole
+        augmented product as well, at k times the cost: without it (and without
+        `products_at` and `spectrum_at`) only the product's rows of s_T are carried.
       spectrum_at: distances at which to keep all singular values of the product, from a QR
         chain of the product (Benettin's method), accurate far below the largest one.
       products_at: distances d at which to keep the product ds_T/ds_{T-d} itself (of the
@@ -155,7 +158,10 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
 
     linear = Linearization(cell, params)
     rng = np.random.default_rng(0)  # the spectral norms' fresh Krylov columns: reproducible
-    P = None             # ds_T/ds_{T-d} divided by 10**scale, Frobenius norm 1
+    # Only the rows of the product that a reported norm reads are carried: for a skip
+    # connection of length k, the n rows of s_T out of the k n of the augmented state.
+    rows = n if products_at or spectrum_at else _rows_read(n, primary, blocks)
+    P = None             # rows of ds_T/ds_{T-d} divided by 10**scale, Frobenius norm 1
     scale = 0.0          # log10 of the factor divided out of P
     norms = _Norms(T, primary, blocks, g, keep_loss_gradients, rng)
     spectra, products = {}, {}
@@ -164,17 +170,18 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     eye = np.eye(n)
     chain = (eye, eye, 0.0) if spectrum_at else None
     K = chunk_steps(n, chunk_bytes)
-    buffer, scales = np.empty((K, n, n)), np.empty(K)  # one chunk of products, reused
+    plan = SparseProduct()
+    buffer, scales = np.empty((K, rows, n)), np.empty(K)  # one chunk of products, reused
     d = 0
     zero = False
     for Js in step_jacobians(linear, states, inputs, K, reverse=True):
         first, done = d + 1, 0  # the chunk's first distance; its non-zero products
-        multiply = _product(Js)
+        multiply = plan(Js)
         for J in Js:
             d += 1
             out = buffer[done]
             if P is None:
-                out[...] = J
+                out[...] = J[:rows]
             else:
                 multiply(P, J, out)
             frob = frobenius(out)
@@ -288,6 +295,11 @@ def _not_finite(states, inputs, t):
             "inf or nan)")
 
 
+def _rows_read(n, primary, blocks):
+    """How many leading rows of an n x n product the norms of `primary` and `blocks` read."""
+    return max(max(range(n)[sl], default=-1) + 1 for sl in (primary, *blocks.values()))
+
+
 def _loss_vector(loss_grad, n):
     if loss_grad is None:
         return np.full(n, 1 / np.sqrt(n))
@@ -345,28 +357,45 @@ _SPARSE_ROWS = 2  # a column of J with at most this many non-zero rows is multip
 _MAX_GROUPS = 16  # runs of such columns, each one numpy call per step
 
 
-def _product(Js):
-    """`multiply(P, J, out)`: out = P J for the step Jacobians J of a chunk Js (k, n_out, n).
+class SparseProduct:
+    """`plan(Js)` -> `multiply(P, J, out)`, out = P J for the step Jacobians J of the chunk Js
+    (k, n_out, n), chunk after chunk (`_product`); the plan is made again only when the
+    pattern of non-zeros changes (for most cells it never does)."""
+
+    def __init__(self):
+        self.pattern, self.multiply = None, None
+
+    def __call__(self, Js):
+        nonzero = (Js != 0).any(axis=0)
+        if self.pattern is None or not np.array_equal(nonzero, self.pattern):
+            self.pattern, self.multiply = nonzero, _product(nonzero)
+        return self.multiply
+
+
+def _product(nonzero):
+    """`multiply(P, J, out)`: out = P J for step Jacobians J (n_out, n) whose non-zeros lie
+    where `nonzero` (n_out, n) is True (those of a chunk of steps).
 
     Columns of J that have at most two non-zero rows in every step of the chunk, each on a
     diagonal of J (the LSTM's cell columns, diag(f) under diag(o tanh'(c) f); the shifted
     copies of past states in a skip connection's augmented state, and a diagonal skip weight;
     zero columns) are formed as sums of columns of P times those diagonals, O(n) each; only
-    the other columns go through BLAS, a run of consecutive columns at a time. The LSTM's product then costs
-    half a matrix product, a skip connection of length k about 1/k of one. The sums are the
-    same, only the order of the additions differs.
+    the other columns go through BLAS, a run of consecutive columns at a time, and only with
+    the rows of J that have several non-zeros in the run (`_dense_part`). The LSTM's product
+    then costs half a matrix product, a skip connection of length k about 1/k^2 of one (the
+    base cell's block alone). The sums are the same, only the order of the additions differs.
     """
-    nonzero = (Js != 0).any(axis=0)
-    counts = nonzero.sum(axis=0)
+    counts = np.count_nonzero(nonzero, axis=0)
     sparse = np.flatnonzero(counts <= _SPARSE_ROWS)
     dense = _runs(np.flatnonzero(counts > _SPARSE_ROWS))
-    if 4 * len(sparse) < Js.shape[2] or len(dense) > _MAX_GROUPS:  # not worth it
+    if 4 * len(sparse) < nonzero.shape[1] or len(dense) > _MAX_GROUPS:  # not worth it
         return _matmul
+    dense = [(cols, *_dense_part(nonzero[:, cols])) for cols in dense]
     # offsets[i, c]: the diagonal (row - column) of the i-th non-zero row of column sparse[c],
     # or a marker where the column has fewer
     rows = np.sort(np.where(nonzero[:, sparse], np.arange(len(nonzero))[:, None], len(nonzero)),
                    axis=0)[:_SPARSE_ROWS]
-    none = Js.shape[1] + Js.shape[2]  # no diagonal has this offset
+    none = sum(nonzero.shape)  # no diagonal has this offset
     offsets = np.where(rows < len(nonzero), rows - sparse, none)
     # runs of consecutive columns on the same diagonals
     starts = np.flatnonzero(np.concatenate([[True], (np.diff(sparse) != 1)
@@ -379,8 +408,21 @@ def _product(Js):
               for a, b in zip(starts, ends)]
 
     def multiply(P, J, out):
-        for cols in dense:
-            out[:, cols] = P @ J[:, cols]
+        for cols, row_runs, singles in dense:
+            if row_runs is None:  # every row of J takes part
+                out[:, cols] = P @ J[:, cols]
+                continue
+            part = out[:, cols]
+            if not row_runs:
+                part[...] = 0.0
+            for j, rows in enumerate(row_runs):
+                if j == 0:
+                    np.matmul(P[:, rows], J[rows, cols], out=part)
+                else:
+                    part += P[:, rows] @ J[rows, cols]
+            for rows, within in singles:
+                part[:, within] += P[:, rows] * J[rows, within.start + cols.start:
+                                                   within.stop + cols.start].diagonal()
         for cols, offsets in groups:
             part = out[:, cols]
             if not offsets:
@@ -393,6 +435,29 @@ def _product(Js):
                     part += P[:, rows] * J[rows, cols].diagonal()
 
     return multiply
+
+
+def _dense_part(nonzero):
+    """How a run of dense columns of J (`nonzero`: their pattern
+    (n_out, width)) is multiplied: (row_runs, singles). `row_runs`, slices of the rows with two
+    or more non-zeros in the run, go through BLAS; `singles` are (rows, columns within the run)
+    pairs of rows with one non-zero each, on one diagonal (a skip connection's shifted
+    identity), added as column scalings. (None, ()) when every row has two or more non-zeros
+    or the pattern has too many pieces: the plain product P @ J[:, columns]."""
+    count = nonzero.sum(axis=1)
+    many = np.flatnonzero(count >= 2)
+    if len(many) == len(nonzero):
+        return None, ()
+    one = np.flatnonzero(count == 1)
+    column = np.argmax(nonzero[one], axis=1)
+    # runs of consecutive rows whose single non-zeros sit in consecutive columns
+    breaks = np.flatnonzero((np.diff(one) != 1) | (np.diff(column) != 1)) + 1
+    singles = [(slice(int(r[0]), int(r[-1]) + 1), slice(int(c[0]), int(c[-1]) + 1))
+               for r, c in zip(np.split(one, breaks), np.split(column, breaks)) if len(r)]
+    row_runs = _runs(many)
+    if len(row_runs) + len(singles) > _MAX_GROUPS:
+        return None, ()
+    return row_runs, singles
 
 
 def _matmul(P, J, out):

@@ -34,7 +34,8 @@ import numpy as np
 from autograd import make_jvp, make_vjp
 
 from ..cells.feedforward import PerStep
-from .jacobians import (Scaled, primary_block, step_jacobians, trajectory, _not_finite)
+from .jacobians import (Scaled, SparseProduct, primary_block, step_jacobians, trajectory,
+                        _not_finite)
 from .linearization import Linearization
 
 __all__ = ["RECURRENT", "recurrent_parameters", "parameter_groups", "ParameterFlow",
@@ -184,16 +185,19 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
     total, total_scale = np.zeros((m, p)), -np.inf
     kept = {}
     linear = Linearization(cell, params)
+    plan = SparseProduct()  # A J at the cost of J's non-zero blocks (skip connections)
     t = T  # the step whose partial is taken next
     zero = False
     for Js in step_jacobians(linear, states, inputs, K, reverse=True):
         k = len(Js)  # steps t - k + 1 .. t, Js[j] = J_{t - j}
         adjoints, scales = np.empty((k, m, N)), np.empty(k)
         live = 0
+        multiply = plan(Js)
         for J in Js:
             adjoints[live], scales[live] = A, scale
             live += 1
-            A = A @ J
+            A, previous = np.empty_like(A), A
+            multiply(previous, J, A)
             frob = np.sqrt(np.einsum("ij,ij->", A, A))
             if not np.isfinite(frob):
                 raise FloatingPointError(_not_finite(states, inputs, t - live))
