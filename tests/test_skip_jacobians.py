@@ -74,7 +74,9 @@ def _case(base, transform, H=4, D=3, T=11, seed=0):
 
 
 def _oracle(cell, params, state, x):
-    return jacobian(lambda a: cell(params, a, x))(state)
+    # autograd's tanh derivative 1 / cosh(x)^2 overflows cosh on the way to its right value 0
+    with np.errstate(over="ignore"):
+        return jacobian(lambda a: cell(params, a, x))(state)
 
 
 @pytest.mark.parametrize("transform", list(TRANSFORMS))

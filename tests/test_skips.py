@@ -223,3 +223,82 @@ def test_gradient_flow_of_a_long_skip_keeps_states_of_the_networks_size():
     assert flow.states.shape == (T + 1, n)  # not (T + 1, k n)
     np.testing.assert_allclose(flow.log10_spectral_norm[k - 1::k], np.arange(1, T // k + 1)
                                * np.log10(0.9), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ nested connections
+
+def test_a_skip_around_a_skip_has_its_own_weight_and_equals_brute_force():
+    # skip(skip(f, 2), 3) acts on the inner cell's whole state g = (u, v), u = s_t:
+    #   g_t = (f(u_{t-1}, x_t) + B1 v_{t-1}, u_{t-1}) + B2 g_{t-3},
+    # written out here as that recursion, and ds_T/ds_t = du_T/du_t with u_t perturbed alone.
+    from gradflow.engine.parameters import recurrent_parameters
+    rng = np.random.default_rng(31)
+    H, D, T = 3, 2, 13
+    cell = skip(skip(cells.rnn, 2, 0.5), 3, 0.4)
+    params = init_params(cell, H, D, seed=4)
+    assert params["skip_weight"].shape == (H, H)
+    np.testing.assert_array_equal(params["skip_weight_2"], 0.4 * np.eye(2 * H))
+    assert set(recurrent_parameters(cell, params)) == {"weight_hh", "skip_weight",
+                                                        "skip_weight_2"}
+    assert cell.primary(params) == slice(0, H) and cell.state_size(params) == 6 * H
+    params["skip_weight"] = params["skip_weight"] + 0.3 * rng.standard_normal((H, H))
+    params["skip_weight_2"] = params["skip_weight_2"] + 0.2 * rng.standard_normal((2 * H,) * 2)
+    inputs = rng.standard_normal((T, D))
+    B1, B2 = params["skip_weight"], params["skip_weight_2"]
+
+    def step(hist, x):
+        u, v = hist[-1][:H], hist[-1][H:]
+        return anp.concatenate([cells.rnn(params, u, x) + anp.dot(B1, v), u]) \
+            + anp.dot(B2, hist[-3])
+
+    def expected(t):
+        hist = [np.zeros(2 * H)] * 3  # g_{-2}, g_{-1}, g_0
+        for i in range(t):
+            hist.append(step(hist, inputs[i]))
+
+        def from_t(u):
+            h = hist[:-1] + [anp.concatenate([u, hist[-1][H:]])]
+            for i in range(t, T):
+                h = h + [step(h, inputs[i])]
+            return h[-1][:H]
+
+        return jacobian(from_t)(hist[-1][:H])
+
+    flow = gradient_flow(cell, params, inputs)
+    for d in (1, 2, 3, 5, 8, T):
+        J = expected(T - d)
+        np.testing.assert_allclose(flow.log10_spectral_norm[d - 1],
+                                   np.log10(np.linalg.norm(J, 2)), atol=1e-10)
+        np.testing.assert_allclose(flow.log10_frobenius_norm[d - 1],
+                                   np.log10(np.linalg.norm(J)), atol=1e-10)
+
+
+def test_a_highway_around_a_highway_has_its_own_gate():
+    # s_t = s + g2 * (h(s) - s), h(s) = s + g1 * (f(s) - s), each gate with its own weights
+    rng = np.random.default_rng(32)
+    H, D, T = 3, 2, 9
+    cell = highway(highway(cells.rnn, -1.0), 0.5)
+    params = init_params(cell, H, D, seed=5)
+    assert {"highway_weight_hh", "highway_weight_hh_2", "highway_bias_2"} <= set(params)
+    np.testing.assert_array_equal(params["highway_bias_2"], np.full(H, 0.5))
+    np.testing.assert_array_equal(params["highway_bias"], np.full(H, -1.0))
+    inputs = rng.standard_normal((T, D))
+
+    def gate(s, x, tag):
+        return 1 / (1 + anp.exp(-(anp.dot(params["highway_weight_hh" + tag], s)
+                                  + anp.dot(params["highway_weight_ih" + tag], x)
+                                  + params["highway_bias" + tag])))
+
+    def step(s, x):
+        inner = s + gate(s, x, "") * (cells.rnn(params, s, x) - s)
+        return s + gate(s, x, "_2") * (inner - s)
+
+    def run(s):
+        for x in inputs:
+            s = step(s, x)
+        return s
+
+    flow = gradient_flow(cell, params, inputs)
+    J = jacobian(run)(np.zeros(H))
+    np.testing.assert_allclose(flow.log10_spectral_norm[-1], np.log10(np.linalg.norm(J, 2)),
+                               atol=1e-10)

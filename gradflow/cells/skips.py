@@ -12,6 +12,12 @@ user's cell keeps) and x the input. The connections act on the whole state s:
 - `highway(f, bias)`:     s_t = g * f(s_{t-1}, x_t) + (1 - g) * s_{t-1},
                           g = sigmoid(W_g s_{t-1} + U_g x_t + b_g),         b_g = bias at init
 
+Connections nest, each acting on the whole state of the cell it wraps: in skip(skip(f, 2), 3)
+the outer B (2n x 2n) acts on the inner state (s_t, s_{t-1}); for several lags on s itself use
+dense:K. A connection around one of its own kind names its parameters with a suffix
+('skip_weight_2', 'highway_bias_2', ...), and ds_T/ds_t is still that of s, the base cell's
+state.
+
 `skip` and `dense` reach back k steps, so they are made Markov by augmenting the state with the
 last k states: the transformed cell's state is a_t = (s_t, s_{t-1}, ..., s_{t-k+1}), k n
 entries, and its Jacobian is block-sparse (the step's own block, the B blocks, and a shift of
@@ -54,17 +60,39 @@ __all__ = ["residual", "skip", "dense", "highway", "transform", "SKIPS", "parse_
 SKIPS = ("residual", "skip:K", "dense:K", "highway")
 
 
-def _wrap(step, base, name, *, k=1, extra=(), init_extra=None, settings=None, link=None):
+def _names(cell, *roles):
+    """The connection's parameter names, one per role ('skip_weight', ...), made unique
+    around a cell that already has them: a connection around another of its kind (skip:4
+    around skip:2) names its own 'skip_weight_2', the next 'skip_weight_3', and so on."""
+    taken, inner = set(), cell
+    while inner is not None:
+        taken |= set(getattr(inner, "param_names", {}).values())
+        inner = getattr(inner, "base", None)
+    level = 1
+    while any(_level(role, level) in taken for role in roles):
+        level += 1
+    return {role: _level(role, level) for role in roles}
+
+
+def _level(role, level):
+    return role if level == 1 else f"{role}_{level}"
+
+
+def _wrap(step, base, name, *, k=1, names=None, init_extra=None, settings=None, link=None):
     """Give `step` what gradflow asks of a cell: name, state size, blocks, initialisation,
-    `settings`, the connection's options for the metadata of results, and for an augmented
-    state (k > 1) the connection's own term `link` (see the module's docstring)."""
+    `settings`, the connection's options for the metadata of results, `param_names` (role ->
+    the name of its parameter, see `_names`), and for an augmented state (k > 1) the
+    connection's own term `link` (see the module's docstring)."""
+    names = dict(names or {})
+    extra = tuple(names.values())[:1]
     step.name = f"{getattr(base, 'name', getattr(base, '__name__', 'cell'))}+{name}"
     step.__name__ = step.name.replace("+", "_").replace(":", "")
     step.base, step.connection, step.lag = base, name, k
     step.gate_blocks = getattr(base, "gate_blocks", 1)
     step.state_blocks = getattr(base, "state_blocks", 1) * k
     step.activation = getattr(base, "activation", None)
-    step.extra_params = tuple(extra)
+    step.extra_params = extra  # the parameter that must be there (it gives the size)
+    step.param_names = names
     step.settings = {"skip": name, **(settings or {})}
 
     def base_size(params):
@@ -79,7 +107,11 @@ def _wrap(step, base, name, *, k=1, extra=(), init_extra=None, settings=None, li
     if k == 1:
         step.primary = base.primary if hasattr(base, "primary") else (lambda params: slice(None))
     else:
-        step.primary = lambda params: slice(0, base_size(params))
+        def primary(params):  # s_t: the base cell's state leads the augmented one
+            inner = base.primary(params) if hasattr(base, "primary") else slice(None)
+            return slice(0, base_size(params)) if inner == slice(None) else inner
+
+        step.primary = primary
 
     step.blocks = lambda params: dict(base.blocks(params)) if hasattr(base, "blocks") else {}
     step.init_extra = init_extra or (lambda params, hidden, input_size, rng: {})
@@ -106,22 +138,23 @@ def skip(cell, k, scale=1.0):
     a_t = (s_t, ..., s_{t-k+1}), k n entries; k = 1 adds B s_{t-1} and needs no augmentation.
     """
     k = _lag(k)
+    weight = _names(cell, "skip_weight")["skip_weight"]
 
     def link(params, state):
-        n = np.shape(params["skip_weight"])[0]
-        return dot(state[..., (k - 1) * n:k * n], params["skip_weight"].T)
+        n = np.shape(params[weight])[0]
+        return dot(state[..., (k - 1) * n:k * n], params[weight].T)
 
     def step(params, state, x):
-        n = np.shape(params["skip_weight"])[0]
+        n = np.shape(params[weight])[0]
         new = cell(params, state[..., :n], x) + link(params, state)
         return new if k == 1 else concat(new, state[..., :(k - 1) * n])
 
     def init_extra(params, hidden, input_size, rng):
         n = cell.state_size(params)
-        return {"skip_weight": scale * np.eye(n)}
+        return {weight: scale * np.eye(n)}
 
-    return _wrap(step, cell, f"skip:{k}", k=k, extra=("skip_weight",), init_extra=init_extra,
-                 settings={"skip_scale": scale}, link=link)
+    return _wrap(step, cell, f"skip:{k}", k=k, names={"skip_weight": weight},
+                 init_extra=init_extra, settings={"skip_scale": scale}, link=link)
 
 
 def dense(cell, k, scale=1.0):
@@ -132,21 +165,22 @@ def dense(cell, k, scale=1.0):
     initialisation, so that their sum starts as b I. The state is a_t = (s_t, ..., s_{t-k+1}).
     """
     k = _lag(k)
+    weight = _names(cell, "dense_weight")["dense_weight"]
 
     def link(params, state):
-        return dot(state, params["dense_weight"].T)
+        return dot(state, params[weight].T)
 
     def step(params, state, x):
-        n = np.shape(params["dense_weight"])[0]
+        n = np.shape(params[weight])[0]
         new = cell(params, state[..., :n], x) + link(params, state)
         return new if k == 1 else concat(new, state[..., :(k - 1) * n])
 
     def init_extra(params, hidden, input_size, rng):
         n = cell.state_size(params)
-        return {"dense_weight": np.tile(scale / k * np.eye(n), (1, k))}
+        return {weight: np.tile(scale / k * np.eye(n), (1, k))}
 
-    return _wrap(step, cell, f"dense:{k}", k=k, extra=("dense_weight",), init_extra=init_extra,
-                 settings={"skip_scale": scale}, link=link)
+    return _wrap(step, cell, f"dense:{k}", k=k, names={"dense_weight": weight},
+                 init_extra=init_extra, settings={"skip_scale": scale}, link=link)
 
 
 def highway(cell, bias=-1.0):
@@ -158,23 +192,25 @@ def highway(cell, bias=-1.0):
     'highway_bias' b_g (n,) = `bias` at initialisation: a negative bias closes the gate and
     opens the carry (g -> 0 gives s_t = s_{t-1}, g -> 1 the base cell).
     """
+    names = _names(cell, "highway_weight_hh", "highway_weight_ih", "highway_bias")
+    w_hh, w_ih, b = names.values()
+
     def step(params, state, x):
-        pre = dot(state, params["highway_weight_hh"].T)
+        pre = dot(state, params[w_hh].T)
         if x is not None:  # a cell without input (a feed-forward layer) has no U_g
-            pre = pre + anp.dot(x, params["highway_weight_ih"].T)
-        gate = sigmoid(pre + params["highway_bias"])  # this order: the figures' last bits
+            pre = pre + anp.dot(x, params[w_ih].T)
+        gate = sigmoid(pre + params[b])  # this order: the figures' last bits
         return state + gate * (cell(params, state, x) - state)
 
     def init_extra(params, hidden, input_size, rng):
         n = cell.state_size(params)
-        extra = {"highway_weight_hh": rng.standard_normal((n, n)) / np.sqrt(n)}
+        extra = {w_hh: rng.standard_normal((n, n)) / np.sqrt(n)}
         if input_size:  # a cell without input (a feed-forward layer) has no U_g
-            extra["highway_weight_ih"] = (rng.standard_normal((n, input_size))
-                                          / np.sqrt(input_size))
+            extra[w_ih] = rng.standard_normal((n, input_size)) / np.sqrt(input_size)
         # this key order: a global gradient norm sums the parameters in it, to the last bit
-        return {**extra, "highway_bias": np.full(n, float(bias))}
+        return {**extra, b: np.full(n, float(bias))}
 
-    return _wrap(step, cell, "highway", extra=("highway_weight_hh",), init_extra=init_extra,
+    return _wrap(step, cell, "highway", names=names, init_extra=init_extra,
                  settings={"highway_bias": bias})
 
 

@@ -42,10 +42,11 @@ __all__ = ["RECURRENT", "recurrent_parameters", "parameter_groups", "ParameterFl
            "parameter_flow", "chunk_length", "needed_bytes"]
 
 # Parameters that multiply the previous state: the cells' recurrent weights and the
-# connections in time of `gradflow.cells.skips`. A layer's copy (`_l1`) or the backward
-# direction's (`_reverse`) is recurrent when its name is.
+# connections in time of `gradflow.cells.skips`. A layer's copy (`_l1`), the backward
+# direction's (`_reverse`) or a nested connection's (`skip_weight_2`) is recurrent when its
+# name is.
 RECURRENT = ("weight_hh", "skip_weight", "dense_weight", "highway_weight_hh")
-_SUFFIX = re.compile(r"(_l\d+)?(_reverse)?$")
+_SUFFIX = re.compile(r"(_\d+)?(_l\d+)?(_reverse)?$")
 _PART_NUMBERS = 2 ** 21  # numbers of a chunk of contributions and partials (16 MiB)
 
 

@@ -107,14 +107,17 @@ def flow_sequences(task, steps, seed, samples=FLOW_SAMPLES):
     return np.ascontiguousarray(np.moveaxis(inputs, 1, 0))
 
 
-def highway_carry(params, states, inputs):
+def highway_carry(params, states, inputs, names=None):
     """The carry 1 - g of a highway connection at every step, (T, n): row t-1 from s_{t-1}
     (`states` (T+1, n), the network's own states) and x_t (`inputs` (T, D)), with
-    g = sigmoid(W_g s_{t-1} + U_g x_t + b_g) as in `gradflow.cells.skips.highway`."""
+    g = sigmoid(W_g s_{t-1} + U_g x_t + b_g) as in `gradflow.cells.skips.highway`. `names`:
+    the highway cell's `param_names` (by default the outermost connection's names)."""
+    names = names or {role: role for role in ("highway_weight_hh", "highway_weight_ih",
+                                              "highway_bias")}
     prev = np.asarray(states)[:-1]
-    pre = prev @ params["highway_weight_hh"].T + params["highway_bias"]
-    if "highway_weight_ih" in params:
-        pre = pre + np.asarray(inputs, dtype=float) @ params["highway_weight_ih"].T
+    pre = prev @ params[names["highway_weight_hh"]].T + params[names["highway_bias"]]
+    if names["highway_weight_ih"] in params:
+        pre = pre + np.asarray(inputs, dtype=float) @ params[names["highway_weight_ih"]].T
     return 1.0 - sigmoid(pre)
 
 
@@ -150,7 +153,8 @@ def flow_checkpoint(cell, params, sequences, state0, *, delay, exponents=FLOW_EX
             gate = KEEP_GATE[gated]
             gates.setdefault(gate, []).append(gate_values(gated, params, flow.states, seq)[gate])
         if highway:
-            gates.setdefault("carry", []).append(highway_carry(params, flow.states, seq))
+            gates.setdefault("carry", []).append(highway_carry(params, flow.states, seq,
+                                                               cell.param_names))
     mean, _ = mean_and_spread(curves)
     length = len(mean)
     distance = np.arange(1, length + 1)
