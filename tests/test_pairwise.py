@@ -51,6 +51,24 @@ def test_lstm_matches_explicit_products_of_step_jacobians():
         assert result.log10_norm[i, j] == pytest.approx(expected, abs=1e-9)
 
 
+def test_a_skip_connection_matches_the_top_left_block_of_explicit_products():
+    # s_t = rnn(s_{t-1}) + B s_{t-3}: ds_s/ds_t (s_t perturbed alone) is the top-left block of
+    # the product of augmented Jacobians, taken here by reverse mode on the augmented cell.
+    from autograd import jacobian
+    s = Network("rnn", hidden=4, steps=14, skip="skip:3", skip_scale=0.7, seed=3).build()
+    rng = np.random.default_rng(5)
+    s.params["skip_weight"] = s.params["skip_weight"] + 0.3 * rng.standard_normal((4, 4))
+    inputs = s.sequences[0]
+    result = pairwise_norms(s.cell, s.params, inputs, stride=2)
+    states = unroll(s.cell, s.params, inputs, np.zeros(12))
+    J = [jacobian(lambda a, x=inputs[k - 1]: s.cell(s.params, a, x))(states[k - 1])
+         for k in range(1, 15)]
+    for (si, tj) in [(2, 0), (14, 0), (8, 4), (12, 10), (14, 6)]:
+        i, j = list(result.times).index(si), list(result.times).index(tj)
+        expected = np.log10(np.linalg.norm(_product(J, si, tj)[:4, :4], 2))
+        assert result.log10_norm[i, j] == pytest.approx(expected, abs=1e-9)
+
+
 def test_first_band_is_the_step_jacobian_norms():
     s = Network("gru", hidden=6, steps=15, seed=4).build()
     inputs = s.sequences[0]

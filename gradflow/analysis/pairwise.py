@@ -89,7 +89,9 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
     own = primary_block(cell, params)  # ds_s/ds_t: s_t perturbed alone (see gradient_flow)
     rng = np.random.default_rng(0)  # fresh Krylov columns of the spectral norms: reproducible
     for i in range(1, m):
-        P, scale, u = np.eye(n), 0.0, None
+        # only the rows of s_s are carried (for a skip connection n of the k n; P's
+        # Frobenius norm is that of those rows, and an exact zero stays zero)
+        P, scale, u = np.eye(n)[own], 0.0, None
         products, at, logs = [], [], []  # the products' blocks, their j, their scales
         for j in range(i - 1, -1, -1):
             scale += scales[j]
@@ -102,7 +104,7 @@ def pairwise_norms(cell, params, inputs, state0=None, *, stride=1, progress=None
                 out[i, :j + 1] = -np.inf
                 break
             P, scale = P / frob, scale + np.log10(frob)
-            products.append(P[own, own])
+            products.append(P[:, own])
             at.append(j)
             logs.append(scale)
             if len(products) == K:
