@@ -1,5 +1,5 @@
 """`gradflow sweep` under faults, as real processes: SIGKILL of the sweep at several moments
-then resume, a worker killed in the middle of its point, Ctrl-C."""
+then resume, a worker killed in the middle of its point, Ctrl-C to the process group."""
 
 import os
 import signal
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gradflow.sweep.points import TEST_KILL_VARIABLE, point_name
+from gradflow.sweep.points import TEST_HOLD_VARIABLE, TEST_KILL_VARIABLE, point_name
 from gradflow.sweep.spec import read_spec
 
 from cli_run import ROOT, run_subprocess
@@ -47,8 +47,10 @@ def start(folder, spec, *extra, env=None):
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     # Files, not pipes: a killed sweep's workers may hold them open for a moment.
     out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")
+    # Its own process group, as a command started from a terminal: Ctrl-C is killpg.
     proc = subprocess.Popen([sys.executable, "-m", "gradflow", "sweep", spec, *extra],
-                            cwd=folder, env=env, stdout=out, stderr=err, text=True)
+                            cwd=folder, env=env, stdout=out, stderr=err, text=True,
+                            start_new_session=True)
     proc.output = lambda: (_read(out), _read(err))
     return proc
 
@@ -78,12 +80,24 @@ def wait_for(proc, condition):
     raise AssertionError("the sweep neither reached the moment nor ended")
 
 
+def held(folder, spec, *indices):
+    """The environment that holds the points of these indices until Ctrl-C (a test hook of
+    gradflow.sweep.points), and the condition that both workers have taken them."""
+    names = [point_name("decay", s, {}) for s in read_spec(str(folder / spec)).points]
+    chosen = [names[i] for i in indices]
+    return ({TEST_HOLD_VARIABLE: ",".join(chosen)},
+            lambda: all((folder / f"{n}.held").exists() for n in chosen))
+
+
 @pytest.mark.parametrize("moment", [0, 4, 13])
 def test_sigkill_then_resume_gives_the_uninterrupted_summary(tmp_path, reference, moment):
+    """Killed while points `moment` and `moment + 1` run (held: however fast the others are,
+    the sweep cannot have ended)."""
     spec = spec_in(tmp_path, "out")
-    proc = start(tmp_path, spec, "--workers", "2")
+    env, holding = held(tmp_path, spec, moment, moment + 1)
+    proc = start(tmp_path, spec, "--workers", "2", env=env)
     lock = tmp_path / "out" / "sweep.lock"
-    reached = wait_for(proc, lambda: lock.exists() and len(finished(tmp_path)) >= moment)
+    reached = wait_for(proc, lambda: lock.exists() and holding())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.output()
@@ -123,18 +137,23 @@ def test_a_worker_killed_mid_point_fails_only_its_point(tmp_path, reference):
 
 
 def test_ctrl_c_stops_cleanly_keeps_finished_points_and_resumes(tmp_path, reference):
+    """Points 3 and 4 wait for the Ctrl-C (a test hook), and it comes when both workers have
+    taken them, so the sweep cannot have ended: exactly points 0-4 are kept (the two running
+    ones finished), the eleven queued ones are left pending."""
     spec = spec_in(tmp_path, "out")
-    proc = start(tmp_path, spec, "--workers", "2")
-    reached = wait_for(proc, lambda: len(finished(tmp_path)) >= 3)
-    os.kill(proc.pid, signal.SIGINT)
+    env, holding = held(tmp_path, spec, 3, 4)
+    proc = start(tmp_path, spec, "--workers", "2", env=env)
+    reached = wait_for(proc, holding)
+    os.killpg(proc.pid, signal.SIGINT)
     proc.wait(timeout=60)
     out, err = proc.output()
     assert reached
     assert proc.returncode == 130, err
     assert err.splitlines() == [f"Error: interrupted; the finished points are kept in "
                                 f"{tmp_path / 'out'}: run the same command again to go on"]
-    kept = len(finished(tmp_path))
-    assert 3 <= kept < POINTS
+    names = [point_name("decay", s, {}) for s in read_spec(str(tmp_path / spec)).points]
+    assert sorted(finished(tmp_path)) == sorted(n + ".json" for n in names[:5])
+    kept = 5
     summary = (tmp_path / "out" / "summary.csv").read_text().splitlines()
     assert sum(",done," in line for line in summary) == kept
     assert sum(",pending," in line for line in summary) == POINTS - kept

@@ -49,9 +49,15 @@ CLIPPING_METRICS = ("final_loss", "best_loss", "above_threshold", "clipped", "di
 # A skip_training point's result: the fields of its `Run` that its settings do not hold.
 SKIP_TRAINING_RESULT = tuple(c for c in SKIP_TRAINING_COLUMNS
                              if c not in ("task", "delay", "seed"))
-# Test-only hook: a worker whose point has this name kills itself with SIGKILL, as the
-# kernel's out-of-memory killer would (tests/test_sweep_faults.py); never set it otherwise.
+# Test-only hooks (tests/test_sweep_faults.py); never set them otherwise. A worker whose point
+# is named in TEST_KILL_VARIABLE kills itself with SIGKILL, as the kernel's out-of-memory
+# killer would. One whose point is among the comma-separated names of TEST_HOLD_VARIABLE
+# creates the empty file NAME.held in its working directory, waits for Ctrl-C (SIGINT to the
+# process group; local workers block it from their start while the variable is set, so it is
+# never lost) and then runs the point: a test's Ctrl-C then lands while known points are
+# running, however fast the others are.
 TEST_KILL_VARIABLE = "GRADFLOW_SWEEP_TEST_KILL"
+TEST_HOLD_VARIABLE = "GRADFLOW_SWEEP_TEST_HOLD"
 
 
 class PointFileError(ValueError):
@@ -112,6 +118,9 @@ def run_point(task):
     name = point_name(analysis, settings, options)
     if os.environ.get(TEST_KILL_VARIABLE) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if name in os.environ.get(TEST_HOLD_VARIABLE, "").split(","):
+        open(f"{name}.held", "w").close()
+        signal.sigwait({signal.SIGINT})
     start = time.perf_counter()
     record = {"format": FORMAT, "format_version": FORMAT_VERSION, "analysis": analysis,
               "options": options, "settings": settings, "status": "done", "result": None,
