@@ -47,10 +47,13 @@ def start(folder, spec, *extra, env=None):
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     # Files, not pipes: a killed sweep's workers may hold them open for a moment.
     out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")
-    # Its own process group, as a command started from a terminal: Ctrl-C is killpg.
+    # As a command started from a terminal: its own process group (Ctrl-C is killpg) and SIGINT
+    # at its default. A job started in the background by a shell without job control (make,
+    # CI, `cmd &`) inherits SIGINT ignored, and Python then keeps ignoring it.
     proc = subprocess.Popen([sys.executable, "-m", "gradflow", "sweep", spec, *extra],
                             cwd=folder, env=env, stdout=out, stderr=err, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.output = lambda: (_read(out), _read(err))
     return proc
 
