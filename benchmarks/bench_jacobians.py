@@ -370,12 +370,15 @@ def verdict(pairs, ok, worst, unit):
     if not pairs:
         return "not measured"
     bad = [(r, v) for r, v in pairs if not ok(v)]
+    good = [(r, v) for r, v in pairs if ok(v)]
+
+    def listing(rows):
+        return ", ".join(f"{label(r)} {fmt_ratio(v)}{unit}" for r, v in rows)
+    if not bad:
+        return f"met ({listing(good)})"
     w = worst(pairs, key=lambda rv: rv[1])
-    listing = ", ".join(f"{label(r)} {fmt_ratio(v)}{unit}" for r, v in pairs)
-    if bad:
-        return (f"MISSED in {len(bad)} of {len(pairs)} rows ({listing}; worst "
-                f"{label(w[0])})")
-    return f"met ({listing})"
+    text = f"MISSED in {len(bad)} of {len(pairs)} rows: {listing(bad)} (worst {label(w[0])})"
+    return text + (f"; met: {listing(good)}" if good else "")
 
 
 def targets(workers, memory):
