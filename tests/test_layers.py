@@ -442,3 +442,61 @@ def test_a_layer_with_a_skip_of_lag_k_passes_only_its_state_up(base):
         s0 = layer(p0, s0, x[t])
         s1 = layer(p1, s1, s0[:H])
     np.testing.assert_allclose(forward(net, params, x).outputs[-1], s1[:H], rtol=1e-13)
+
+
+def _own_indices(layers):
+    """The layers' own states inside a stack's state, by hand: layer l of base size n_l and
+    lag k_l holds (s_t, ..., s_{t-k+1}), k_l n_l entries, of which the first n_l are s_t."""
+    out, lo = [], 0
+    for n, k in layers:
+        out.append(np.arange(lo, lo + n))
+        lo += k * n
+    return out
+
+
+@pytest.mark.parametrize("specs", [("skip:3", "skip:3"), ("dense:2", None), (None, "skip:4")])
+def test_stack_with_skip_layers_reports_the_layers_own_states(specs):
+    """A stack of layers that carry past states: ds_T/ds_t is that of (s^(0)_t, s^(1)_t),
+    every path counted, against autograd's jacobian of the unrolled stack restricted by hand to
+    the layers' own states. (The whole stacked state would hold the identity shifts of the
+    past states, norm >= 1 below the lag: decades off for a vanishing network.)"""
+    H, D, T = 3, 2, 9
+    bases = (gf.lstm, gf.rnn)
+    layers = [transform(b, s) if s else b for b, s in zip(bases, specs)]
+    net = stack(layers)
+    params = gf.init_params(net, H, D, scale=0.6, seed=2)
+    x = np.random.default_rng(3).standard_normal((T, D))
+    lags = [int(s.split(":")[1]) if s else 1 for s in specs]
+    own = _own_indices([(2 * H, lags[0]), (H, lags[1])])
+    rows = np.concatenate(own)
+    flow = gf.gradient_flow(net, params, x, keep_loss_gradients=True)
+    states = [np.zeros(net.state_size(params))]
+    for t in range(T):
+        states.append(net(params, states[-1], x[t]))
+    g = np.ones(len(rows)) / np.sqrt(len(rows))
+    for d in range(1, T + 1):
+        def unroll(a, t=T - d):
+            for u in range(t, T):
+                a = net(params, a, x[u])
+            return a
+        J = jacobian(unroll)(states[T - d])[np.ix_(rows, rows)]
+        spec, frob = _log_norms(J)
+        assert flow.log10_spectral_norm[d - 1] == pytest.approx(spec, abs=TOL)
+        assert flow.log10_frobenius_norm[d - 1] == pytest.approx(frob, abs=TOL)
+        assert flow.log10_loss_gradient_norm[d - 1] == pytest.approx(
+            np.log10(np.linalg.norm(g @ J)), abs=TOL)
+        for l, idx in enumerate(own):
+            block = jacobian(unroll)(states[T - d])[np.ix_(idx, idx)]
+            assert flow.blocks[f"layer{l}"].log10_spectral_norm[d - 1] == pytest.approx(
+                _log_norms(block)[0], abs=TOL)
+    # ds_T/dW_hh of the top layer, on the layers' own states at T
+    def final(w):
+        p = dict(params, weight_hh_l1=w)
+        a = np.zeros(net.state_size(params))
+        for t in range(T):
+            a = net(p, a, x[t])
+        return a[rows]
+
+    dW = jacobian(final)(params["weight_hh_l1"]).reshape(len(rows), -1)
+    pflow = gf.parameter_flow(net, params, x, wrt=["weight_hh_l1"])
+    np.testing.assert_allclose(pflow.total.value(), dW, rtol=1e-10, atol=1e-12 * np.abs(dW).max())

@@ -163,11 +163,15 @@ def test_preflossing_starts_training_from_its_weights_on_its_own_sequences():
 
 def test_preflossing_moves_the_leading_exponent_of_a_chaotic_rnn_towards_0():
     # A tanh RNN with gaussian weights of scale 3 is chaotic: its leading finite-time exponent
-    # on the recall task's 12-step sequences is about 0.25 per step. 300 Adam steps on the
-    # flossing loss of one fresh sequence each cut it to a small fraction (measured on 16
-    # held-out sequences by the engine's own Benettin chain, not by the flossing code).
+    # on the recall task's 12-step sequences is about 0.25 per step. 300 Adam steps at 0.01 on
+    # the flossing loss of one fresh sequence each cut it to a small fraction (measured on 16
+    # held-out sequences by the engine's own Benettin chain, not by the flossing code). The
+    # run is chaotic, so its details change with the machine's rounding: over seeds 0-4 the
+    # exponent ends at |after| <= 0.30 before and the loss record at <= 0.51 of its start,
+    # and the bounds below leave room for that. (At lr 0.005 seeds 2 and 3 kept 0.72 and 0.92
+    # of the exponent: too slow to test on one seed.)
     H, steps = 16, 10
-    result = train("rnn", "recall", steps=steps, hidden=H, batch=2, updates=1, lr=0.005,
+    result = train("rnn", "recall", steps=steps, hidden=H, batch=2, updates=1, lr=0.01,
                    optimizer="adam", scale=3.0, seed=0, floss=1, floss_every=None,
                    prefloss=300)
     rnn = get_cell("rnn")
@@ -181,8 +185,9 @@ def test_preflossing_moves_the_leading_exponent_of_a_chaotic_rnn_towards_0():
     before, after = leading(p0), leading(result.prefloss.params)
     assert before > 0.2  # chaotic
     assert abs(after) < 0.5 * before, (before, after)
-    loss = result.prefloss.loss
-    assert len(loss) == 300 and np.mean(loss[-50:]) < 0.5 * np.mean(loss[:50])
+    loss = result.prefloss.loss  # each update's own fresh sequence: noisy, falling on the whole
+    assert len(loss) == 300 and np.all(np.isfinite(loss))
+    assert np.mean(loss[-100:]) < 0.75 * np.mean(loss[:50])
 
 
 def test_a_flossing_blow_up_is_recorded_and_stops_the_run():

@@ -24,6 +24,8 @@ such a dict.
 
 from typing import NamedTuple, Tuple
 
+import numpy as np
+
 from .ops import concat
 
 __all__ = ["Chain", "Layered", "stack", "bidirectional", "layered", "output_slice",
@@ -127,7 +129,10 @@ def stack(cells, *, residual=False):
     The state is (s^(0), ..., s^(L-1)) concatenated; one step runs layer 0 on x_t, then layer
     l on the output of layer l - 1 at the same step (with `residual`, plus its input). Layer
     l's parameters are named with the suffix `_l{l}`. Blocks 'layer0', 'layer1', ... name each
-    layer's state. `output(params, state)` is the network's output y_t, (..., out).
+    layer's state s^(l)_t; a layer with a skip connection of length k > 1 carries its past
+    states along in its part of the stack's state, and those are left out of its block and of
+    ds_T/ds_t (`primary`), as for the skip connection alone. `output(params, state)` is the
+    network's output y_t, (..., out).
     """
     cells = _cells(cells)
     net = Layered(tuple((Chain(c, suffix(l), False),) for l, c in enumerate(cells)), residual,
@@ -153,6 +158,26 @@ def stack(cells, *, residual=False):
             lo += n
         return out
 
+    def own(params):
+        """Each layer's own state s^(l)_t inside its block of the state: the block itself, or,
+        for a layer with a skip connection of length k > 1, the s^(l)_t that leads the past
+        states it carries along (its `primary`)."""
+        out = {}
+        for l, (c, sl) in enumerate(zip(cells, bounds(params).values())):
+            part = c.primary(layer_params(params, suffix(l))) if hasattr(c, "primary") \
+                else slice(None)
+            r = range(sl.start, sl.stop)[part]
+            out[f"layer{l}"] = slice(r.start, r.stop)
+        return out
+
+    def primary(params):
+        """The network's state (s^(0)_t, ..., s^(L-1)_t): the whole state, or where a layer
+        carries past states along, the indices of the layers' own states."""
+        parts, whole = own(params), bounds(params)
+        if parts == whole:
+            return slice(None)
+        return np.concatenate([np.arange(sl.start, sl.stop) for sl in parts.values()])
+
     def output(params, state):
         y = None
         for l, (c, sl) in enumerate(zip(cells, bounds(params).values())):
@@ -164,7 +189,8 @@ def stack(cells, *, residual=False):
     step.name = step.__name__ = net.name
     step.layered = net
     step.state_size = lambda params: bounds(params)[f"layer{len(cells) - 1}"].stop
-    step.blocks = bounds
+    step.blocks = own
+    step.primary = primary
     step.output = output
     step.gate_blocks = max(getattr(c, "gate_blocks", 1) for c in cells)
     step.state_blocks = sum(getattr(c, "state_blocks", 1) for c in cells)

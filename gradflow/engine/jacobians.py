@@ -105,6 +105,14 @@ def primary_block(cell, params):
     return cell.primary(params_at(params, 0)) if hasattr(cell, "primary") else slice(None)
 
 
+def square_block(Ps, sel):
+    """Ps[..., sel, sel] for a slice or an index array `sel` (a stack whose layers carry past
+    states: the layers' own states are not contiguous)."""
+    if isinstance(sel, slice):
+        return Ps[..., sel, sel]
+    return Ps[..., sel, :][..., sel]
+
+
 def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_grad=None,
                   blocks=None, spectrum_at=(), products_at=(), keep_loss_gradients=False,
                   chunk_bytes=CHUNK_BYTES, progress: Optional[Callable[[int], None]] = None):
@@ -152,7 +160,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     T, n = len(inputs), state0.shape[-1]
     blocks = default_blocks(cell, params) if blocks is None else dict(blocks)
     primary = primary_block(cell, params)
-    g = _loss_vector(loss_grad, len(range(n)[primary]))
+    g = _loss_vector(loss_grad, np.arange(n)[primary].size)
     spectrum_at = _distances(spectrum_at, T, "spectrum_at")
     products_at = _distances(products_at, T, "products_at")
 
@@ -297,7 +305,7 @@ def _not_finite(states, inputs, t):
 
 def _rows_read(n, primary, blocks):
     """How many leading rows of an n x n product the norms of `primary` and `blocks` read."""
-    return max(max(range(n)[sl], default=-1) + 1 for sl in (primary, *blocks.values()))
+    return max(int(np.arange(n)[sl].max(initial=-1)) + 1 for sl in (primary, *blocks.values()))
 
 
 def _loss_vector(loss_grad, n):
@@ -475,7 +483,7 @@ class _Norms:
 
     def __init__(self, T, primary, blocks, g, keep_gradients, rng):
         self.primary, self.block_slices, self.g, self.rng = primary, blocks, g, rng
-        self.whole = primary == slice(None)
+        self.whole = isinstance(primary, slice) and primary == slice(None)
         self.spec, self.frob, self.loss = (np.full(T, -np.inf) for _ in range(3))
         self.blocks = {name: (np.full(T, -np.inf), np.full(T, -np.inf)) for name in blocks}
         self.gradients = np.zeros((T, len(g))) if keep_gradients else None
@@ -487,7 +495,7 @@ class _Norms:
         if not len(Ps):
             return
         at = slice(first - 1, first - 1 + len(Ps))
-        M = Ps if self.whole else Ps[:, self.primary, self.primary]
+        M = Ps if self.whole else square_block(Ps, self.primary)
         m_frob = None if self.whole else np.sqrt(np.einsum("kij,kij->k", M, M))
         self._spectral(M, None, m_frob, scales, self.spec[at], self.frob[at])
         pulled = self.g @ M

@@ -167,7 +167,7 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
         raise ValueError(f"route must be 'reverse' or 'forward', got {route!r}")
     inputs, state0, states = trajectory(cell, params, inputs, state0, steps)
     T, N = len(inputs), state0.shape[-1]
-    rows = range(N)[primary_block(cell, params)]
+    rows = np.arange(N)[primary_block(cell, params)]
     m = len(rows)
     groups = parameter_groups(cell, params, wrt)
     partial = _Partial(cell, params, groups)
