@@ -195,7 +195,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message
 def test_bad_paths_are_refused_before_any_training(tmp_path, args, message):
     code, stdout, err = run(["ablate", "skip-training", *args[:1],
                              str(tmp_path / args[1]), "--updates", "100000"])
-    assert code == 1 and err.startswith("Error: ") and message in err
+    assert code == 2 and err.startswith("Error: ") and message in err  # a bad option value
 
 
 def test_subprocess_run_and_redraw(tmp_path):

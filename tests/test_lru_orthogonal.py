@@ -359,7 +359,7 @@ def test_cli_jacobians_orthogonal(runner, tmp_path):
 
 def test_cli_lru_refuses_another_init():
     code, out, err = run(["jacobians", "--cell", "lru", "--init", "identity", *SMALL])
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # options that contradict each other
     assert len(err.splitlines()) == 1 and err.startswith("Error: ") and "ring" in err
 
 

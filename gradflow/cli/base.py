@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 
 from .._version import __version__
+from ..cells.initializers import NotApplicable
 from ..io.results import format_for, table_to_text, write_table
 
 
@@ -42,22 +43,28 @@ def ablate():
 
 
 def fail(message):
-    """Stop with one line on stderr ("Error: ...") and exit status 1: how commands report bad
-    input."""
+    """Stop with one line on stderr ("Error: ...") and exit status 1: a file whose contents do
+    not fit, a run the machine cannot hold, a run that failed."""
     raise click.ClickException(message)
 
 
 def refuse(message):
-    """Stop with one line on stderr and exit status 2: options that contradict each other."""
+    """Stop with one line on stderr and exit status 2, as click does for a bad option value:
+    a value click's types cannot judge alone (one out of range for the sequence, a results or
+    figure name of an unknown format, a weights file that is not there) and options that
+    contradict each other."""
     raise click.UsageError(message)
 
 
 @contextmanager
 def one_line_errors():
     """Turn the library's refusals (ValueError for bad arguments, FloatingPointError for a run
-    that overflowed, MemoryError) into one line and exit status 1."""
+    that overflowed, MemoryError) into one line and exit status 1; a setting that does not
+    apply to the cell (`NotApplicable`) is an option that contradicts another: exit status 2."""
     try:
         yield
+    except NotApplicable as err:
+        refuse(str(err))
     except (ValueError, FloatingPointError, MemoryError) as err:
         fail(str(err) or type(err).__name__)
 
@@ -79,7 +86,7 @@ def check_results_path(path):
     try:
         format_for(path)
     except ValueError as err:
-        fail(str(err))
+        refuse(str(err))  # a bad option value
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         fail(f"{path}: folder {folder} does not exist")

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..io.files import atomic_path  # noqa: E402
 from ..plotting.style import ONE_COLUMN, RC, SAVE_METADATA  # noqa: E402
-from .base import check_results_path, fail  # noqa: E402
+from .base import check_results_path, fail, refuse  # noqa: E402
 from .options import refuse_with_results  # noqa: E402
 from .params import FilePath, FiniteFloat  # noqa: E402
 
@@ -70,7 +70,7 @@ def check_figure_path(path):
     """Fail early (before any computation) on a suffix we cannot write or a missing folder."""
     suffix = os.path.splitext(path)[1].lstrip(".").lower()
     if suffix not in FIGURE_FORMATS:
-        fail(f"{path}: figure format must be .png, .pdf or .svg, not {suffix or 'none'!r}")
+        refuse(f"{path}: figure format must be .png, .pdf or .svg, not {suffix or 'none'!r}")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         fail(f"{path}: folder {folder} does not exist")

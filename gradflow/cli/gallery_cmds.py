@@ -25,7 +25,7 @@ from ..plotting.phase import plot_phase, plot_phase_rates
 from ..plotting.spectrum import plot_spectra
 from ..plotting.style import RC, TWO_COLUMN
 from ..sweep.views import phase_from_sweep
-from .base import fail, one_line_errors, plot, progress_bar, \
+from .base import fail, one_line_errors, plot, progress_bar, refuse, \
     write_results
 from .figures import check_plot_run, figure_options, new_figure, save_figure
 from ..cells.builtin import CELLS
@@ -54,7 +54,7 @@ def _save(save_results, table):
 
 def _read_one(results, what, kind, from_table):
     if len(results) > 1:
-        fail(f"{what} is drawn from one results file")
+        refuse(f"{what} is drawn from one results file")
     return read_results(results, kind, from_table)[0]
 
 
@@ -83,9 +83,9 @@ def parse_scales(text):
         else:
             scales = np.array([float(v) for v in text.split(",")])
     except ValueError:
-        fail(f"--scales {text!r}: expected START:STOP:COUNT such as 0.5:2.0:16, or a,b,c")
+        refuse(f"--scales {text!r}: expected START:STOP:COUNT such as 0.5:2.0:16, or a,b,c")
     if scales.size < 2 or np.any(np.diff(scales) <= 0) or scales[0] <= 0:
-        fail(f"--scales {text!r}: need at least two positive scales, increasing")
+        refuse(f"--scales {text!r}: need at least two positive scales, increasing")
     return scales
 
 
@@ -96,9 +96,9 @@ def parse_distances(text):
     try:
         distances = sorted({int(v) for v in text.split(",")})
     except ValueError:
-        fail(f"--distances {text!r}: expected whole numbers of steps such as 10,50")
+        refuse(f"--distances {text!r}: expected whole numbers of steps such as 10,50")
     if distances[0] < 1:
-        fail(f"--distances {text!r}: distances are at least 1 step")
+        refuse(f"--distances {text!r}: distances are at least 1 step")
     return distances
 
 
@@ -128,7 +128,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
     check_plot_run(output, save_results, results, "scales")
     if results and os.path.isdir(results[0]):
         if len(results) > 1:
-            fail("a phase diagram is drawn from one sweep folder")
+            refuse("a phase diagram is drawn from one sweep folder")
         try:
             diagram = phase_from_sweep(results[0])
         except ValueError as err:
@@ -137,11 +137,11 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
         diagram = _read_one(results, "a phase diagram", "phase", phase_from_table)
     else:
         if config["weights_file"] or config["input_file"]:
-            fail("the phase diagram sweeps the scale of random weights on random inputs: "
+            refuse("the phase diagram sweeps the scale of random weights on random inputs: "
                  "--weights and --input-file do not apply")
         if click.get_current_context().get_parameter_source("scale") == \
                 ParameterSource.COMMANDLINE:
-            fail("the phase diagram sweeps the scale: use --scales, not --scale")
+            refuse("the phase diagram sweeps the scale: use --scales, not --scale")
         grid = parse_scales(scales)
         networks = resolve_networks(config, needs="layer")
         check_memory(networks, "phase")
@@ -153,7 +153,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
                                     progress=_ticker(bar))
         _save(save_results, phase_to_table(diagram))
     if heatmap_cell is not None and heatmap_cell not in diagram.cells:
-        fail(f"--heatmap-cell {heatmap_cell}: not among the cells {', '.join(diagram.cells)}")
+        refuse(f"--heatmap-cell {heatmap_cell}: not among the cells {', '.join(diagram.cells)}")
     fig, (left, right) = new_figure(width, height, ncols=2)
     with plt.rc_context(RC):
         plot_phase(diagram, ax=left, cell=heatmap_cell, limit=limit)
@@ -183,13 +183,13 @@ def heatmap(results, output, dpi, width, height, save_results, title, stride, li
         result = _read_one(results, "a heatmap", "heatmap", pairwise_from_table)
     else:
         if len(config["cells"]) > 1:
-            fail("the heatmap shows one cell: give at most one --cell")
+            refuse("the heatmap shows one cell: give at most one --cell")
         if config["samples"] != 1:
-            fail("the heatmap shows one input sequence: --samples must be 1")
+            refuse("the heatmap shows one input sequence: --samples must be 1")
         (net,) = resolve_networks(config, config["cells"] or ("rnn",))
         stride = stride or max(1, net.length // 100)
         if stride > net.length:
-            fail(f"--stride {stride} is longer than the sequence ({net.length} steps)")
+            refuse(f"--stride {stride} is longer than the sequence ({net.length} steps)")
         m = net.length // stride
         check_memory([net], "heatmap", blocks=m)
         with one_line_errors():
@@ -226,13 +226,13 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
         available = sorted({d for sp in spectra for d in sp.singular_values})
         missing = [d for d in wanted if d not in available]
         if missing:
-            fail(f"--distances {missing[0]}: not in the results (they hold "
+            refuse(f"--distances {missing[0]}: not in the results (they hold "
                  f"{', '.join(map(str, available)) or 'none'})")
     else:
         networks = resolve_networks(config, config["cells"] or DEFAULT_CELLS)
         T = networks[0].length
         if wanted and wanted[-1] > T:
-            fail(f"--distances {wanted[-1]}: longer than the sequence ({T} steps)")
+            refuse(f"--distances {wanted[-1]}: longer than the sequence ({T} steps)")
         per_cell = config["samples"] * T * (2 if wanted else 1)
         check_memory(networks, "spectrum")
         spectra = for_each_network(networks, per_cell, "spectra", config["quiet"],
@@ -295,7 +295,7 @@ def gates(results, output, dpi, width, height, save_results, title, **opts):
         cells = config["cells"] or tuple(c for c in DEFAULT_CELLS if c in KEEP_GATE)
         gateless = [c for c in cells if c not in KEEP_GATE]
         if gateless:
-            fail(f"--cell {gateless[0]}: has no gates; use {', '.join(KEEP_GATE)}")
+            refuse(f"--cell {gateless[0]}: has no gates; use {', '.join(KEEP_GATE)}")
         networks = resolve_networks(config, cells, needs="layer")
         per_cell = config["samples"] * networks[0].length
         check_memory(networks, "gates")

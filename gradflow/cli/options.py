@@ -181,9 +181,9 @@ def load_trained(path, cells, activation):
     from ..io.weights import WeightsError, load_weights
 
     if not os.path.exists(path):
-        fail(f"{path}: no such weights file")
+        refuse(f"{path}: no such weights file")
     if len(cells) > 1:
-        fail("--weights holds one model: give at most one --cell")
+        refuse("--weights holds one model: give at most one --cell")
     try:
         loaded = load_weights(path, cell=cells[0] if cells else None, activation=activation)
     except WeightsError as err:
@@ -229,24 +229,24 @@ def resolve_networks(config, default_cells=DEFAULT_CELLS, needs="cell"):
                                       True if directions == 2 else None)):
             if value is not None and value != found:
                 held = "bidirectional" if directions == 2 else "in one direction"
-                fail(f"{option}: the weights file holds {layers} layer(s), {held}")
+                refuse(f"{option}: the weights file holds {layers} layer(s), {held}")
         if config["layer_residual"] and (layers > 1 or directions > 1):
-            fail("--layer-residual: a PyTorch module has no residual connections between layers")
+            refuse("--layer-residual: a PyTorch module has no residual connections between layers")
         # one layer: the built-in cell by name; a stack or bidirectional network: as loaded
         cells = (loaded.cell.name,) if layers == 1 and directions == 1 else (loaded.cell,)
         for option, value, found in (("--input-size", input_size, loaded.input_size),
                                      ("--hidden", hidden, loaded.hidden)):
             if value is not None and value != found:
-                fail(f"{option} {value} does not match the weights file, whose size is {found}")
+                refuse(f"{option} {value} does not match the weights file, whose size is {found}")
         input_size, hidden = loaded.input_size, loaded.hidden
         sources = {"weights": os.path.basename(config["weights_file"])}
     if config["input_file"] is not None:
         inputs = load_input_file(config["input_file"], input_size)
         if samples != 1:
-            fail("--input-file gives one input sequence: --samples must be 1")
+            refuse("--input-file gives one input sequence: --samples must be 1")
         if steps is not None:
             if steps > len(inputs):
-                fail(f"--steps {steps} is longer than the input file ({len(inputs)} steps)")
+                refuse(f"--steps {steps} is longer than the input file ({len(inputs)} steps)")
             inputs = inputs[:steps]
         input_size, steps = inputs.shape[1], len(inputs)
         sources["input_file"] = os.path.basename(config["input_file"])

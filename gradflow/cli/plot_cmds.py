@@ -93,7 +93,7 @@ def decay(results, output, dpi, width, height, quantity, no_band, title, save_re
     refuse_with_results(results, "loss_vector", "save_results")
     if any(os.path.isdir(path) for path in results):
         if len(results) > 1:
-            fail("decay profiles are drawn from one sweep folder, or from results files")
+            refuse("decay profiles are drawn from one sweep folder, or from results files")
         if quantity != "spectral":
             refuse(f"--quantity {quantity}: a sweep folder holds the spectral norm only")
         try:
