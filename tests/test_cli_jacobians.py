@@ -297,3 +297,23 @@ def test_loss_vector_as_a_real_command_and_refused_beside_results(tmp_path):
     code, _, err = run(["plot", "decay", str(tmp_path / "r.csv"), "--loss-vector",
                         str(tmp_path / "g.npy"), "-o", str(tmp_path / "f.png")])
     assert code == 2 and "--loss-vector" in err and not (tmp_path / "f.png").exists()
+
+
+def test_the_table_keeps_numbers_of_five_digits_apart():
+    """A linear RNN with W_hh = 1e200 G: log10 ||ds_T/ds_t||_2 = 200 d + log10 ||G^d||_2 passes
+    10,000 by d = 60. Every printed number stands in its own column, and equals the power of
+    G by numpy to the table's two decimals."""
+    args = ["jacobians", "--cell", "rnn", "--activation", "linear", "--scale", "1e200",
+            "--hidden", "4", "--input-size", "3", "--steps", "60", "--quiet"]
+    code, out, err = run(args)
+    assert code == 0 and err == "", err
+    header = next(line for line in out.splitlines() if line.startswith("cell"))
+    row = next(line for line in out.splitlines() if line.startswith("rnn "))
+    distances = [int(v) for v in header.split()[4:]]
+    printed = [float(v) for v in row.split()[4:]]
+    assert len(printed) == len(distances) and distances[-1] == 60 and printed[-1] > 10000
+    G = Network("rnn", activation="linear", scale=1e200, hidden=4, input_size=3,
+                steps=60).build().params["weight_hh"] / 1e200
+    for d, value in zip(distances, printed):
+        expected = 200 * d + np.log10(np.linalg.norm(np.linalg.matrix_power(G, d), 2))
+        assert value == pytest.approx(expected, abs=0.006)

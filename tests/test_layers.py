@@ -211,6 +211,26 @@ def test_linear_stack_far_beyond_float_range():
     assert flow.log10_spectral_norm[0, d] < -800
 
 
+@pytest.mark.parametrize("a", [1e200, 1e-200])
+def test_linear_stack_with_a_step_factor_near_the_float_limits(a):
+    """W_hh = 1e200 I: one step's adjoint has entries near 1e200, whose squares overflow a
+    plain norm (and 1e-200 underflow); the binomial closed form holds at every distance, in
+    the depth map and in the input sensitivity, whose states overflow to inf on the way."""
+    L, H, c, T = 2, 3, 1.5, 6
+    net, params = _linear_stack(L, H, a, c)
+    x = np.random.default_rng(1).standard_normal((T, H))
+    flow = depth_flow(net, params, x)
+    sens = input_sensitivity(net, params, x)
+    for l in range(L):
+        m = L - 1 - l
+        for d in range(T):
+            expected = math.log10(math.comb(d + m, m)) + d * math.log10(a) + m * math.log10(c)
+            assert flow.log10_spectral_norm[l, d] == pytest.approx(expected, abs=1e-11)
+    for d in range(T):  # x_{T-d} enters layer 0 with c and climbs L layers
+        expected = math.log10(math.comb(d + L - 1, L - 1)) + d * math.log10(a) + L * math.log10(c)
+        assert sens.log10_spectral_norm[T - 1 - d] == pytest.approx(expected, abs=1e-11)
+
+
 def test_linear_stack_input_sensitivity_closed_form():
     """y_tau = s^(L-1)_tau; x_t enters layer 0 with c, so dy_tau/dx_t = C(d + L-1, L-1) a^d
     c^L I for d = tau - t >= 0, and 0 for t > tau."""

@@ -45,20 +45,23 @@ def decay_table(profiles, labels=None, metadata=None, heading="cell"):
     T = len(profiles[0].distance)
     marks = log_spaced(T)
     samples = first["samples"]
+    at = [m - 1 for m in marks]
+    col = _column([p.mean[key][at] for p in profiles for key in ("spectral", "h_spectral",
+                                                                  "c_spectral") if key in p.mean])
     lines = [setup_line(first, T), "",
              f"{'':{width}}{'':11}{'factor':>8}{'':9}log10 ||ds_T/ds_t||_2 at distance"
              + (" (mean over samples)" if samples > 1 else ""),
              f"{heading:{width}}{'verdict':11}{'/step':>8}{'horizon':>9}"
-             + "".join(f"{m:>8}" for m in marks)]
+             + "".join(f"{m:>{col}}" for m in marks)]
     for label, p in zip(labels, profiles):
         s = p.summary
         horizon = "-" if s.horizon is None else str(s.horizon)
         lines.append(f"{label:{width}}{s.verdict:11}{_factor(s.rate):>8}{horizon:>9}"
-                     + _row(p.mean["spectral"], marks))
+                     + _cells(p.mean["spectral"], at, col))
         for block, name in (("h", "dh_T/dh_t"), ("c", "dc_T/dc_t")):
             if f"{block}_spectral" in p.mean:
                 lines.append(f"  {name:{width - 2}}{'':28}"
-                             + _row(p.mean[f'{block}_spectral'], marks))
+                             + _cells(p.mean[f'{block}_spectral'], at, col))
     return "\n".join(lines + ["", FOOTER])
 
 
@@ -69,14 +72,19 @@ def _factor(rate):
     return f"{rate:.3f}" if 1e-3 <= rate < 1e3 else f"{rate:.1e}"
 
 
-def _row(values, marks):
-    return "".join(f"{values[m - 1]:>8.2f}" if np.isfinite(values[m - 1])
-                   else f"{str(values[m - 1]):>8}" for m in marks)
+def _num(value):
+    value = float(value)
+    return f"{value:.2f}" if np.isfinite(value) else str(value)
 
 
-def _cells(values, marks):
-    return "".join(f"{values[m]:>8.2f}" if np.isfinite(values[m]) else f"{str(values[m]):>8}"
-                   for m in marks)
+def _column(rows):
+    """The width of the number columns: 8, or wider so that the longest number (an exploding
+    product's 10003.48) keeps a space before it."""
+    return max([8] + [len(_num(v)) + 1 for row in rows for v in row])
+
+
+def _cells(values, marks, col=8):
+    return "".join(f"{_num(values[m]):>{col}}" for m in marks)
 
 
 def depth_table(maps):
@@ -87,15 +95,16 @@ def depth_table(maps):
     marks = [0] + [m for m in log_spaced(T - 1) if m < T] if T > 1 else [0]
     width = max(16, 2 + max(len(m.cell) for m in maps))
     samples = first["samples"]
+    col = _column([row[marks] for m in maps for row in m.mean["spectral"]])
     lines = [setup_line(first, T), "",
              f"{'':{width}}log10 ||ds^(L-1)_T/ds^(l)_(T-d)||_2 at distance d"
              + (" (mean over samples)" if samples > 1 else ""),
-             f"{'cell':{width - 7}}{'layer':>7}" + "".join(f"{m:>8}" for m in marks)]
+             f"{'cell':{width - 7}}{'layer':>7}" + "".join(f"{m:>{col}}" for m in marks)]
     for m in maps:
         for layer in m.layer:
             label = m.cell if layer == 0 else ""
             lines.append(f"{label:{width - 7}}{layer:>7}" + _cells(m.mean["spectral"][layer],
-                                                                   marks))
+                                                                   marks, col))
     return "\n".join(lines + ["", "layer l: 0 the first, L-1 the top; s^(l)_t perturbed after it "
                               "is computed,", "every path to the top layer's state at step T "
                               "counted"])
@@ -110,15 +119,17 @@ def sensitivity_table(profiles):
     ahead = [tau + d for d in log_spaced(T - tau) if tau + d <= T] if tau < T else []
     steps = sorted(set(back) | set(ahead))
     width = max(16, 2 + max(len(p.cell) for p in profiles))
+    at = [t - 1 for t in steps]
+    col = _column([values["spectral"][at] for p in profiles for values in p.mean.values()])
     lines = [setup_line(first, T), "",
              f"{'':{width + 9}}log10 ||dy_tau/dx_t||_2, tau = {tau}, at input step t"
              + (" (mean over samples)" if first["samples"] > 1 else ""),
-             f"{'cell':{width}}{'output':>9}" + "".join(f"{t:>8}" for t in steps)]
+             f"{'cell':{width}}{'output':>9}" + "".join(f"{t:>{col}}" for t in steps)]
     for p in profiles:
         for direction, values in p.mean.items():
             label = p.cell if direction == "both" else ""
             lines.append(f"{label:{width}}{direction if len(p.mean) > 1 else 'y':>9}"
-                         + _cells(values["spectral"], [t - 1 for t in steps]))
+                         + _cells(values["spectral"], at, col))
     return "\n".join(lines + ["", "output: y the whole output; forward and reverse the top "
                               "layer's two halves", "(of a bidirectional network)"])
 
@@ -132,16 +143,17 @@ def parameter_table(results):
     width = max(16, 2 + max(len(r.cell) for r in results))
     group_width = max(8, 2 + max(len(label) for r in results for label in r.labels))
     samples = first["samples"]
+    col = _column([list(r.mean[label][marks]) + [np.mean(r.total[label])]
+                   for r in results for label in r.labels])
     lines = [setup_line(first, T), "",
              f"{'':{width + group_width}}log10 ||(ds_T/ds_t)(ds_t/dtheta)||_F at distance "
              "d = T - t" + (" (mean over samples)" if samples > 1 else ""),
-             f"{'cell':{width}}{'theta':{group_width}}{'total':>8}"
-             + "".join(f"{m:>8}" for m in marks)]
+             f"{'cell':{width}}{'theta':{group_width}}{'total':>{col}}"
+             + "".join(f"{m:>{col}}" for m in marks)]
     for r in results:
         for i, label in enumerate(r.labels):
             total = float(np.mean(r.total[label]))
             lines.append(f"{r.cell if i == 0 else '':{width}}{label:{group_width}}"
-                         + (f"{total:>8.2f}" if np.isfinite(total) else f"{str(total):>8}")
-                         + _cells(r.mean[label], marks))
+                         + f"{_num(total):>{col}}" + _cells(r.mean[label], marks, col))
     return "\n".join(lines + ["", "total: log10 ||ds_T/dtheta||_F, the sum of the contributions "
                               "over t, taken before the norm"])

@@ -22,7 +22,7 @@ import numpy as np
 from ..cells.layers import layer_params, layered, output_slice
 from .jacobians import check_inputs, primary_block
 from .layered import forward, reverse_sweep
-from .spectral_norm import top_singular_value
+from .spectral_norm import frobenius, top_singular_value
 
 __all__ = ["DepthFlow", "depth_flow", "Sensitivity", "input_sensitivity"]
 
@@ -52,7 +52,7 @@ class Sensitivity(NamedTuple):
 
 def _norms(M, scale, warm, rng):
     """(log10 spectral, log10 Frobenius, warm start) of M * 10**scale."""
-    frob = np.linalg.norm(M)
+    frob = frobenius(M)
     if frob == 0 or scale == -np.inf:
         return -np.inf, -np.inf, warm
     sigma, warm = top_singular_value(M, warm, rng=rng)

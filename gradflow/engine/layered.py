@@ -25,6 +25,7 @@ import numpy as np
 
 from ..cells.layers import layer_params, layered, output_slice
 from .linearization import Linearization
+from .spectral_norm import frobenius
 from .unroll import unroll
 
 __all__ = ["LayeredRun", "forward", "reverse_sweep", "ScaledRows"]
@@ -79,7 +80,7 @@ class ScaledRows:
     __slots__ = ("mantissa", "scale")
 
     def __init__(self, mantissa, scale=0.0):
-        norm = np.linalg.norm(mantissa)
+        norm = frobenius(mantissa)  # without the overflow of squaring entries near 1e200
         if norm == 0 or not np.isfinite(scale):
             self.mantissa, self.scale = np.zeros_like(mantissa), -np.inf
         else:
