@@ -317,3 +317,35 @@ def test_the_table_keeps_numbers_of_five_digits_apart():
     for d, value in zip(distances, printed):
         expected = 200 * d + np.log10(np.linalg.norm(np.linalg.matrix_power(G, d), 2))
         assert value == pytest.approx(expected, abs=0.006)
+
+
+def test_loss_vector_of_a_stack_of_skip_layers_has_the_layers_own_states(tmp_path):
+    """2 layers of rnn+skip:3 (H = 3): the state holds 2 x 3 x 3 numbers, of which the layers'
+    own states are entries 0-2 and 9-11; dL/ds_T has those 6, pulled back through autograd's
+    jacobian of the unrolled stack."""
+    from autograd import jacobian
+
+    g = np.random.default_rng(7).standard_normal(6)
+    np.save(tmp_path / "g.npy", g)
+    args = ["plot", "decay", "--cell", "rnn", "--layers", "2", "--skip", "skip:3", "--hidden",
+            "3", "--input-size", "2", "--steps", "7", "--seed", "1", "-q", "--loss-vector",
+            str(tmp_path / "g.npy"), "-o", str(tmp_path / "f.png"), "--save-results",
+            str(tmp_path / "r.csv")]
+    code, out, err = run(args)
+    assert code == 0, err
+    got = read_table(tmp_path / "r.csv").columns["log10_loss_gradient_norm"]
+    b = Network("rnn", skip="skip:3", layers=2, hidden=3, input_size=2, steps=7, seed=1).build()
+    x, own = b.sequences[0], np.r_[0:3, 9:12]
+    states = [b.state0]
+    for t in range(7):
+        states.append(b.cell(b.params, states[-1], x[t]))
+    for d in range(1, 8):
+        def unroll(a, t=7 - d):
+            for u in range(t, 7):
+                a = b.cell(b.params, a, x[u])
+            return a
+        J = jacobian(unroll)(states[7 - d])[np.ix_(own, own)]
+        assert got[d - 1] == pytest.approx(np.log10(np.linalg.norm(g @ J)), abs=1e-10)
+    np.save(tmp_path / "g.npy", np.ones(18))  # the whole state, past states included: refused
+    code, out, err = run(args)
+    assert code == 1 and "has 18 entries, but the 2xrnn+skip:3's state has 6" in err

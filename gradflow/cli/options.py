@@ -14,6 +14,7 @@ from ..cells.builtin import CELLS, RNN_ACTIVATIONS
 from ..cells.initializers import INITS
 from ..cells.layers import layered
 from ..cells.skips import parse_skip
+from ..engine.jacobians import state_rows
 from ..engine.memory import available_bytes, format_bytes, needed_bytes
 from ..engine.parameters import needed_bytes as parameter_bytes
 from ..engine.parameters import parameter_groups
@@ -349,11 +350,10 @@ def load_loss_vector(path, networks):
 
 
 def state_size(network):
-    """n, the size of the network's state s_t (not counting the past states a skip
-    connection carries)."""
-    cell = network.cell_function()
-    base = getattr(cell, "base", cell)
-    return getattr(base, "state_blocks", 1) * network.sizes()[0]
+    """n, the size of the network's state s_t (not counting the past states skip connections
+    carry, in every layer)."""
+    built = network.build()
+    return len(state_rows(built.cell, built.params, len(built.state0)))
 
 
 def compute_profiles(networks, loss_vector, quiet):

@@ -105,6 +105,13 @@ def primary_block(cell, params):
     return cell.primary(params_at(params, 0)) if hasattr(cell, "primary") else slice(None)
 
 
+def state_rows(cell, params, n):
+    """The indices of the network's state s_t among the n entries of the cell's state (all of
+    them, less the past states that skip connections carry along): the rows and columns
+    ds_T/ds_t is reported on, and the length of a loss vector dL/ds_T."""
+    return np.arange(n)[primary_block(cell, params)]
+
+
 def square_block(Ps, sel):
     """Ps[..., sel, sel] for a slice or an index array `sel` (a stack whose layers carry past
     states: the layers' own states are not contiguous)."""
@@ -160,7 +167,7 @@ def gradient_flow(cell, params, inputs=None, state0=None, *, steps=None, loss_gr
     T, n = len(inputs), state0.shape[-1]
     blocks = default_blocks(cell, params) if blocks is None else dict(blocks)
     primary = primary_block(cell, params)
-    g = _loss_vector(loss_grad, np.arange(n)[primary].size)
+    g = _loss_vector(loss_grad, len(state_rows(cell, params, n)))
     spectrum_at = _distances(spectrum_at, T, "spectrum_at")
     products_at = _distances(products_at, T, "products_at")
 

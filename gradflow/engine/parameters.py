@@ -34,7 +34,7 @@ import numpy as np
 from autograd import make_jvp, make_vjp
 
 from ..cells.feedforward import PerStep
-from .jacobians import (Scaled, SparseProduct, primary_block, step_jacobians, trajectory,
+from .jacobians import (Scaled, SparseProduct, state_rows, step_jacobians, trajectory,
                         _not_finite)
 from .linearization import Linearization
 
@@ -167,7 +167,7 @@ def parameter_flow(cell, params, inputs=None, state0=None, *, wrt=None, steps=No
         raise ValueError(f"route must be 'reverse' or 'forward', got {route!r}")
     inputs, state0, states = trajectory(cell, params, inputs, state0, steps)
     T, N = len(inputs), state0.shape[-1]
-    rows = np.arange(N)[primary_block(cell, params)]
+    rows = state_rows(cell, params, N)
     m = len(rows)
     groups = parameter_groups(cell, params, wrt)
     partial = _Partial(cell, params, groups)
