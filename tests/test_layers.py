@@ -178,6 +178,12 @@ def _linear_stack(L, H, a, c):
     return net, params
 
 
+def _paths(d, m, a, c):
+    """log10 of C(d + m, m) a^d c^m: the C(d + m, m) paths of d steps in time (factor a each)
+    and m steps up the layers (factor c each), in any order."""
+    return math.log10(math.comb(d + m, m)) + d * math.log10(a) + m * math.log10(c)
+
+
 @settings(max_examples=25, deadline=None)
 @given(L=st.integers(1, 4), a=st.floats(0.2, 1.5), c=st.floats(0.2, 2.0), T=st.integers(1, 12))
 def test_linear_stack_depth_map_is_a_binomial_sum_of_paths(L, a, c, T):
@@ -192,7 +198,7 @@ def test_linear_stack_depth_map_is_a_binomial_sum_of_paths(L, a, c, T):
     for l in range(L):
         m = L - 1 - l
         for d in range(T):
-            expected = math.log10(math.comb(d + m, m)) + d * math.log10(a) + m * math.log10(c)
+            expected = _paths(d, m, a, c)
             assert flow.log10_spectral_norm[l, d] == pytest.approx(expected, abs=1e-11)
             assert flow.log10_frobenius_norm[l, d] == pytest.approx(
                 expected + 0.5 * math.log10(H), abs=1e-11)
@@ -206,8 +212,7 @@ def test_linear_stack_far_beyond_float_range():
     d = T - 1
     for l in range(L):
         m = L - 1 - l
-        expected = math.log10(math.comb(d + m, m)) + d * math.log10(a) + m * math.log10(c)
-        assert flow.log10_spectral_norm[l, d] == pytest.approx(expected, abs=1e-9)
+        assert flow.log10_spectral_norm[l, d] == pytest.approx(_paths(d, m, a, c), abs=1e-9)
     assert flow.log10_spectral_norm[0, d] < -800
 
 
@@ -222,13 +227,12 @@ def test_linear_stack_with_a_step_factor_near_the_float_limits(a):
     flow = depth_flow(net, params, x)
     sens = input_sensitivity(net, params, x)
     for l in range(L):
-        m = L - 1 - l
         for d in range(T):
-            expected = math.log10(math.comb(d + m, m)) + d * math.log10(a) + m * math.log10(c)
-            assert flow.log10_spectral_norm[l, d] == pytest.approx(expected, abs=1e-11)
-    for d in range(T):  # x_{T-d} enters layer 0 with c and climbs L layers
-        expected = math.log10(math.comb(d + L - 1, L - 1)) + d * math.log10(a) + L * math.log10(c)
-        assert sens.log10_spectral_norm[T - 1 - d] == pytest.approx(expected, abs=1e-11)
+            assert flow.log10_spectral_norm[l, d] == pytest.approx(_paths(d, L - 1 - l, a, c),
+                                                                   abs=1e-11)
+    for d in range(T):  # x_{T-d} enters layer 0 with c and climbs L - 1 layers more
+        assert sens.log10_spectral_norm[T - 1 - d] == pytest.approx(
+            _paths(d, L - 1, a, c) + math.log10(c), abs=1e-11)
 
 
 def test_linear_stack_input_sensitivity_closed_form():
@@ -242,8 +246,8 @@ def test_linear_stack_input_sensitivity_closed_form():
         if d < 0:
             assert sens.log10_spectral_norm[t - 1] == -np.inf
             continue
-        expected = math.log10(math.comb(d + L - 1, L - 1)) + d * math.log10(a) + L * math.log10(c)
-        assert sens.log10_spectral_norm[t - 1] == pytest.approx(expected, abs=1e-12)
+        assert sens.log10_spectral_norm[t - 1] == pytest.approx(
+            _paths(d, L - 1, a, c) + math.log10(c), abs=1e-12)
 
 
 def test_zero_weights_between_layers_decouple_them():

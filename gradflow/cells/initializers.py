@@ -15,12 +15,7 @@ import operator
 
 import numpy as np
 
-__all__ = ["INITS", "init_params", "recurrent_block", "NotApplicable"]
-
-
-class NotApplicable(ValueError):
-    """A setting that does not apply to the cell it was given for (an `init` the LRU does not
-    draw from): the command line reports it as a bad option value (exit 2)."""
+__all__ = ["INITS", "init_params", "recurrent_block"]
 
 INITS = ("gaussian", "orthogonal", "identity")
 

@@ -41,7 +41,7 @@ import math
 import autograd.numpy as anp
 import numpy as np
 
-from .initializers import NotApplicable
+from .errors import NotApplicable
 from .ops import concat
 
 __all__ = ["lru", "lru_cell", "lru_lambda", "recurrent_matrix"]

@@ -8,7 +8,7 @@ import click
 from click.core import ParameterSource
 
 from .._version import __version__
-from ..cells.initializers import NotApplicable
+from ..cells.errors import NotApplicable
 from ..io.results import format_for, table_to_text, write_table
 
 
