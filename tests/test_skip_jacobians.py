@@ -194,7 +194,10 @@ def test_a_layer_stack_with_per_step_parameters_equals_the_generic_route():
     for p in params:
         p["dense_weight"] = rng.standard_normal((5, 15)) * 0.3
     state0 = rng.standard_normal(15)
-    _flows_agree(cell, params, None, state0, steps=12)
+    assert Linearization(cell, params).augmented is not None  # the assembled route is tried
+    flow = _flows_agree(cell, params, None, state0, steps=12)  # equal to 1e-12, in the helper
+    assert np.all(np.isfinite(flow.log10_spectral_norm))  # every one of the 12 layers compared
+    assert flow.log10_spectral_norm.shape == (12,)
 
 
 def test_a_wrapped_cell_that_steps_differently_falls_back_to_the_generic_route():

@@ -98,11 +98,11 @@ def lru_cell(*, r_min=0.0, r_max=1.0, max_phase=2 * math.pi, normalize=True):
                     forget_bias=1.0):
         """The ring initialisation (module doc). The ring sets lambda, so the other cells'
         recurrent-weight draw does not apply: an `init` other than the default 'gaussian' is
-        refused (`NotApplicable`, a ValueError); `scale` (which commands such as the clipping ablation set by
-        default) and `forget_bias` are ignored. `input_scale` multiplies B."""
+        refused (`NotApplicable`, a ValueError); `scale` (which commands such as the clipping
+        ablation set by default) and `forget_bias` are ignored. `input_scale` multiplies B."""
         if init != "gaussian":
             raise NotApplicable(f"the LRU draws lambda on its ring (r_min, r_max, max_phase): "
-                             f"init {init!r} does not apply")
+                                f"init {init!r} does not apply")
         H, D = hidden, input_size
         u1, u2 = rng.uniform(size=H), rng.uniform(size=H)
         nu = -0.5 * np.log(u1 * (r_max ** 2 - r_min ** 2) + r_min ** 2)  # -log |lambda|

@@ -138,7 +138,7 @@ def phase(results, output, dpi, width, height, save_results, title, scales, heat
     else:
         if config["weights_file"] or config["input_file"]:
             refuse("the phase diagram sweeps the scale of random weights on random inputs: "
-                 "--weights and --input-file do not apply")
+                   "--weights and --input-file do not apply")
         if click.get_current_context().get_parameter_source("scale") == \
                 ParameterSource.COMMANDLINE:
             refuse("the phase diagram sweeps the scale: use --scales, not --scale")
@@ -227,7 +227,7 @@ def spectrum_cmd(results, output, dpi, width, height, save_results, title, dista
         missing = [d for d in wanted if d not in available]
         if missing:
             refuse(f"--distances {missing[0]}: not in the results (they hold "
-                 f"{', '.join(map(str, available)) or 'none'})")
+                   f"{', '.join(map(str, available)) or 'none'})")
     else:
         networks = resolve_networks(config, config["cells"] or DEFAULT_CELLS)
         T = networks[0].length

@@ -342,17 +342,16 @@ def load_loss_vector(path, networks):
     if not np.any(vector):
         fail(f"{path}: the loss vector is zero: every loss gradient would be zero")
     for net in networks:
-        n = state_size(net)
+        n = state_size(net.build())
         if len(vector) != n:
             fail(f"{path}: the loss vector has {len(vector)} entries, but the {net.name}'s "
                  f"state has {n}" + (" (give one --cell)" if len(networks) > 1 else ""))
     return vector
 
 
-def state_size(network):
-    """n, the size of the network's state s_t (not counting the past states skip connections
-    carry, in every layer)."""
-    built = network.build()
+def state_size(built):
+    """n, the size of a built network's state s_t (not counting the past states skip
+    connections carry, in every layer)."""
     return len(state_rows(built.cell, built.params, len(built.state0)))
 
 
@@ -431,7 +430,7 @@ def compute_parameter_sensitivities(networks, names, quiet):
             groups = parameter_groups(built.cell, built.params, wrt)
         except ValueError as err:
             raise click.BadParameter(f"{net.name}: {err}", param_hint="--param") from None
-        n, m = len(built.state0), state_size(net)
+        n, m = len(built.state0), state_size(built)
         p = sum(np.size(built.params[g]) for g in groups)
         need = parameter_bytes(m, n, p, net.length) + needed_bytes(
             net.cell_function(), hidden=net.sizes()[0], input_size=net.sizes()[1],

@@ -20,7 +20,7 @@ from typing import Mapping, NamedTuple
 import numpy as np
 
 from ..cells.layers import layer_params, layered, output_slice
-from .jacobians import check_inputs, primary_block
+from .jacobians import check_inputs, state_rows
 from .layered import forward, reverse_sweep
 from .spectral_norm import frobenius, top_singular_value
 
@@ -72,7 +72,7 @@ def depth_flow(net, params, inputs, *, progress=None):
     L, T = len(net.layers), len(inputs)
     cells = [layer[0].cell for layer in net.layers]
     ps = [layer_params(params, layer[0].end) for layer in net.layers]
-    rows = [range(cells[l].state_size(ps[l]))[primary_block(cells[l], ps[l])] for l in range(L)]
+    rows = [state_rows(cells[l], ps[l], cells[l].state_size(ps[l])) for l in range(L)]
     blocks = [_blocks(c, p) for c, p in zip(cells, ps)]  # each layer's named parts
     names = [name for name in blocks[-1] if all(name in b for b in blocks)]
     spec, frob = np.full((L, T), -np.inf), np.full((L, T), -np.inf)
@@ -94,7 +94,7 @@ def depth_flow(net, params, inputs, *, progress=None):
         if progress is not None:
             progress(done[0])
 
-    top = np.eye(cells[-1].state_size(ps[-1]))[list(rows[-1])]
+    top = np.eye(cells[-1].state_size(ps[-1]))[rows[-1]]
     reverse_sweep(net, params, run, seed_state=(L - 1, 0, T, top), visit=visit)
     return DepthFlow(np.arange(L), np.arange(T), spec, frob, block_out)
 
